@@ -1,0 +1,226 @@
+package charts
+
+import (
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"slices"
+	"strings"
+	"testing"
+
+	"helm.sh/helm/v4/pkg/chart/common"
+	chartutil "helm.sh/helm/v4/pkg/chart/common/util"
+	"helm.sh/helm/v4/pkg/chart/v2/lint"
+	"helm.sh/helm/v4/pkg/chart/v2/lint/support"
+	"helm.sh/helm/v4/pkg/chart/v2/loader"
+	"helm.sh/helm/v4/pkg/engine"
+	admissionv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"sigs.k8s.io/yaml"
+)
+
+const chartDir = "flowguard"
+
+// manifest is one rendered document with its kind and name, kept raw for typed decoding.
+type manifest struct {
+	Kind, Name string
+	Raw        []byte
+}
+
+// render renders the chart with values as release "flowguard" in namespace "flowguard-system".
+func render(t *testing.T, values map[string]any) ([]manifest, error) {
+	t.Helper()
+	chrt, err := loader.Load(chartDir)
+	if err != nil {
+		t.Fatalf("load chart: %v", err)
+	}
+	opts := common.ReleaseOptions{Name: "flowguard", Namespace: "flowguard-system", IsInstall: true}
+	vals, err := chartutil.ToRenderValues(chrt, values, opts, common.DefaultCapabilities)
+	if err != nil {
+		return nil, err
+	}
+	files, err := engine.Render(chrt, vals)
+	if err != nil {
+		return nil, err
+	}
+	var out []manifest
+	for name, text := range files {
+		if !strings.HasSuffix(name, ".yaml") {
+			continue
+		}
+		for doc := range strings.SplitSeq(text, "\n---") {
+			var meta struct {
+				Kind     string `json:"kind"`
+				Metadata struct {
+					Name string `json:"name"`
+				} `json:"metadata"`
+			}
+			if err := yaml.Unmarshal([]byte(doc), &meta); err != nil {
+				t.Fatalf("%s: rendered YAML does not parse: %v\n%s", name, err, doc)
+			}
+			if meta.Kind == "" {
+				continue
+			}
+			out = append(out, manifest{Kind: meta.Kind, Name: meta.Metadata.Name, Raw: []byte(doc)})
+		}
+	}
+	return out, nil
+}
+
+// find decodes the one manifest of kind into obj and fails the test when there is not exactly one.
+func find(t *testing.T, ms []manifest, kind string, obj any) {
+	t.Helper()
+	var found []manifest
+	for _, m := range ms {
+		if m.Kind == kind {
+			found = append(found, m)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("rendered %d %s manifests, want 1", len(found), kind)
+	}
+	if err := yaml.UnmarshalStrict(found[0].Raw, obj); err != nil {
+		t.Fatalf("%s %s does not decode strictly: %v", kind, found[0].Name, err)
+	}
+}
+
+func kinds(ms []manifest) []string {
+	var ks []string
+	for _, m := range ms {
+		ks = append(ks, m.Kind)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+func TestChartLints(t *testing.T) {
+	linter := lint.RunAll(chartDir, nil, "flowguard-system")
+	for _, msg := range linter.Messages {
+		if msg.Severity >= support.WarningSev {
+			t.Errorf("helm lint: %s", msg)
+		}
+	}
+}
+
+func TestChartDefaults(t *testing.T) {
+	ms, err := render(t, nil)
+	if err != nil {
+		t.Fatalf("render: %v", err)
+	}
+	want := []string{"Certificate", "ClusterRole", "ClusterRoleBinding", "Deployment", "Issuer",
+		"PodDisruptionBudget", "Role", "RoleBinding", "Service", "ServiceAccount", "ValidatingWebhookConfiguration"}
+	if got := kinds(ms); !slices.Equal(got, want) {
+		t.Fatalf("rendered kinds = %v, want %v", got, want)
+	}
+
+	var dep appsv1.Deployment
+	find(t, ms, "Deployment", &dep)
+	t.Run("at least two webhook replicas spread over nodes", func(t *testing.T) {
+		if *dep.Spec.Replicas < 2 {
+			t.Errorf("replicas = %d, want >= 2", *dep.Spec.Replicas)
+		}
+		aff := dep.Spec.Template.Spec.Affinity
+		if aff == nil || aff.PodAntiAffinity == nil || len(aff.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution) == 0 {
+			t.Errorf("no pod anti-affinity: %+v", aff)
+		}
+	})
+	t.Run("restricted pod security", func(t *testing.T) {
+		pod := dep.Spec.Template.Spec
+		if pod.SecurityContext.RunAsNonRoot == nil || !*pod.SecurityContext.RunAsNonRoot {
+			t.Error("pod does not require a non-root user")
+		}
+		c := pod.Containers[0].SecurityContext
+		if c == nil || c.ReadOnlyRootFilesystem == nil || !*c.ReadOnlyRootFilesystem {
+			t.Error("root filesystem is writable")
+		}
+		if c.AllowPrivilegeEscalation == nil || *c.AllowPrivilegeEscalation {
+			t.Error("privilege escalation allowed")
+		}
+		if !slices.Equal(c.Capabilities.Drop, []corev1.Capability{"ALL"}) {
+			t.Errorf("capabilities dropped = %v, want [ALL]", c.Capabilities.Drop)
+		}
+	})
+
+	var pdb policyv1.PodDisruptionBudget
+	find(t, ms, "PodDisruptionBudget", &pdb)
+	if pdb.Spec.MinAvailable.IntValue() != 1 {
+		t.Errorf("PDB minAvailable = %v, want 1", pdb.Spec.MinAvailable)
+	}
+
+	var vwc admissionv1.ValidatingWebhookConfiguration
+	find(t, ms, "ValidatingWebhookConfiguration", &vwc)
+	t.Run("webhooks fail open with a short timeout and skip exempt namespaces", func(t *testing.T) {
+		if got := vwc.Annotations["cert-manager.io/inject-ca-from"]; got != "flowguard-system/flowguard-webhook" {
+			t.Errorf("inject-ca-from = %q", got)
+		}
+		for _, wh := range vwc.Webhooks {
+			if *wh.FailurePolicy != admissionv1.Ignore || *wh.TimeoutSeconds != 3 {
+				t.Errorf("%s: failurePolicy %s timeout %d, want Ignore 3", wh.Name, *wh.FailurePolicy, *wh.TimeoutSeconds)
+			}
+			if wh.ClientConfig.Service == nil || wh.ClientConfig.Service.Name != "flowguard" {
+				t.Errorf("%s: client config does not call the flowguard service: %+v", wh.Name, wh.ClientConfig)
+			}
+		}
+		ns := vwc.Webhooks[0].NamespaceSelector.MatchExpressions[0]
+		if ns.Operator != "NotIn" || !slices.Equal(ns.Values, []string{"flowguard-system", "kube-system"}) {
+			t.Errorf("namespaced webhook selector = %+v, want NotIn [flowguard-system kube-system]", ns)
+		}
+	})
+}
+
+func TestChartHelmManagedTLS(t *testing.T) {
+	ms, err := render(t, map[string]any{"tls": map[string]any{"mode": "helm"}})
+	if err != nil {
+		t.Fatalf("render: %v", err)
+	}
+	if slices.Contains(kinds(ms), "Certificate") {
+		t.Error("helm-managed TLS still renders a cert-manager Certificate")
+	}
+	var secret corev1.Secret
+	find(t, ms, "Secret", &secret)
+	var vwc admissionv1.ValidatingWebhookConfiguration
+	find(t, ms, "ValidatingWebhookConfiguration", &vwc)
+
+	pool := x509.NewCertPool()
+	ca, err := base64.StdEncoding.DecodeString(string(vwc.Webhooks[0].ClientConfig.CABundle))
+	if err != nil {
+		// caBundle is []byte in the Go type, so YAML already base64-decoded it.
+		ca = vwc.Webhooks[0].ClientConfig.CABundle
+	}
+	if !pool.AppendCertsFromPEM(ca) {
+		t.Fatalf("caBundle holds no PEM certificate: %q", ca)
+	}
+	block, _ := pem.Decode(secret.Data["tls.crt"])
+	if block == nil {
+		t.Fatal("tls.crt holds no PEM certificate")
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatalf("parse serving certificate: %v", err)
+	}
+	if _, err := cert.Verify(x509.VerifyOptions{Roots: pool, DNSName: "flowguard.flowguard-system.svc"}); err != nil {
+		t.Errorf("serving certificate does not verify against the webhook's caBundle for the service name: %v", err)
+	}
+}
+
+func TestChartRejectsBadValues(t *testing.T) {
+	tests := map[string]struct {
+		values  map[string]any
+		wantErr string
+	}{
+		"unknown TLS mode": {
+			values:  map[string]any{"tls": map[string]any{"mode": "manual"}},
+			wantErr: `tls.mode "manual": must be certManager or helm`,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			_, err := render(t, tc.values)
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("render error = %v, want it to contain %q", err, tc.wantErr)
+			}
+		})
+	}
+}

@@ -1,0 +1,15 @@
+// Package audit turns what the rule engine finds about a cluster into compliance reports: a
+// findings model (Finding, Result, Summary with exact counts and scores), report objects
+// (ClusterAuditReport and one AuditReport per namespace, capped in size, never silently), and
+// the Auditor, a leader-elected manager Runnable that runs AuditSchedules on their cron and on
+// demand, writes and prunes their reports, and exposes duration and findings metrics.
+// Subpackage render prints a Result for people and tools (text, json, yaml, html, policyreport).
+//
+// # What it must never do
+//
+// audit never decides policy semantics or evaluates rules itself: findings come from package
+// rego, and the cluster and traffic it audits from the State the caller keeps (informer caches
+// and the traffic graph), so an audit never LISTs the API server for its snapshot. It never
+// imports webhook. It never writes an object it cannot bound in size: every count is exact, and
+// every listing says how much it left out and where to find it.
+package audit

@@ -36,7 +36,7 @@ func TestBuildReports(t *testing.T) {
 		ClusterListed, ClusterOmitted int32
 		ClusterTotal                  int32
 		NamespaceCount                int32
-		Namespaces                    []string // namespaces listed in the cluster summary
+		Namespaces                    []string            // namespaces listed in the cluster summary
 		Reports                       map[string][2]int32 // listed, omitted per namespace
 	}
 	tests := map[string]struct {

@@ -118,4 +118,21 @@ type Record struct {
 	Bytes, Packets           uint64
 	FlowsStarted, FlowsEnded uint64
 	Start, End               time.Time
+
+	// Flows is the number of connections the record covers (Calico's num_flows).
+	Flows uint64
+	// Host is the node that reported the record, where the source names it.
+	Host string
+	// DstService is the Kubernetes service the destination was reached through, if any.
+	DstService Service
+	// DstDomains are the domain names the source resolved to reach the destination.
+	DstDomains []string
+}
+
+// Service names a destination service; fields are empty when the source did not report one.
+type Service struct {
+	Namespace, Name string
+	// PortName is the service port's name; "*" when several ports were aggregated.
+	PortName string
+	Port     uint16
 }

@@ -2,7 +2,6 @@ package rego
 
 import (
 	"errors"
-	"fmt"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
@@ -81,11 +80,11 @@ var errNoDecision = errors.New("no cluster state in this evaluation; in a Rego t
 func (b builtin) dispatch(bctx topdown.BuiltinContext, args []*ast.Term) (*ast.Term, error) {
 	d := decisionFrom(bctx.Context)
 	if d == nil {
-		return nil, topdown.Halt{Err: fmt.Errorf("%s: %w", b.name, errNoDecision)}
+		return nil, rego.NewHaltError(errNoDecision)
 	}
 	v, err := d.memoised(b, args)
 	if err != nil {
-		return nil, topdown.Halt{Err: fmt.Errorf("%s: %w", b.name, err)}
+		return nil, rego.NewHaltError(err)
 	}
 	return ast.NewTerm(v), nil
 }

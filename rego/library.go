@@ -34,12 +34,3 @@ func librarySources() ([]ruleSource, error) {
 	}
 	return out, nil
 }
-
-// Library returns the built-in rule library, tests included, for `flowguard rego test`.
-func Library() fs.FS {
-	sub, err := fs.Sub(library, "lib")
-	if err != nil {
-		panic(err) // the embedded tree always has lib
-	}
-	return sub
-}

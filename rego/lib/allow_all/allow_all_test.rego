@@ -1,0 +1,79 @@
+package flowguard.lib.allow_all_test
+
+import data.flowguard.lib.allow_all
+
+k8s_policy(spec) := {
+	"apiVersion": "networking.k8s.io/v1",
+	"kind": "NetworkPolicy",
+	"metadata": {"name": "web", "namespace": "shop"},
+	"spec": object.union({"podSelector": {"matchLabels": {"app": "web"}}}, spec),
+}
+
+calico_policy(kind, spec) := {
+	"apiVersion": "projectcalico.org/v3",
+	"kind": kind,
+	"metadata": {"name": "web", "namespace": "shop"},
+	"spec": spec,
+}
+
+review(obj) := {"operation": "CREATE", "object": obj}
+
+msgs(obj) := {v.msg | some v in allow_all.violation with input as review(obj)}
+
+test_empty_ingress_rule_admits_everything if {
+	msgs(k8s_policy({"ingress": [{}]})) == {"NetworkPolicy shop/web: ingress rule spec.ingress[0] admits every peer on every port (no from peers are listed; no ports are listed)"}
+}
+
+test_world_cidr_on_every_port if {
+	obj := k8s_policy({"egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]}]})
+	msgs(obj) == {"NetworkPolicy shop/web: egress rule spec.egress[0] admits every peer on every port (spec.egress[0].to[0] is ipBlock 0.0.0.0/0 with no except; no ports are listed)"}
+}
+
+test_every_namespace_without_pod_selector if {
+	obj := k8s_policy({"ingress": [{"from": [{"namespaceSelector": {}}]}]})
+	some v in allow_all.violation with input as review(obj)
+	v.details.peers == "spec.ingress[0].from[0] is namespaceSelector {} with no podSelector (every pod in every namespace)"
+}
+
+test_calico_rule_without_restrictions if {
+	obj := calico_policy("GlobalNetworkPolicy", {"selector": "all()", "ingress": [{"action": "Allow"}]})
+	count(msgs(obj)) == 1
+	some v in allow_all.violation with input as review(obj)
+	v.details.path == "spec.ingress[0]"
+}
+
+test_calico_ipv6_world if {
+	obj := calico_policy("NetworkPolicy", {"egress": [{"action": "Allow", "destination": {"nets": ["::/0"]}}]})
+	msgs(obj) == {"Calico NetworkPolicy shop/web: egress rule spec.egress[0] admits every peer on every port (spec.egress[0].destination.nets contains ::/0; no ports are listed)"}
+}
+
+test_a_port_restriction_is_not_allow_all if {
+	count(msgs(k8s_policy({"ingress": [{"ports": [{"port": 443, "protocol": "TCP"}]}]}))) == 0
+}
+
+test_a_peer_restriction_is_not_allow_all if {
+	count(msgs(k8s_policy({"ingress": [{"from": [{"podSelector": {"matchLabels": {"app": "api"}}}]}]}))) == 0
+}
+
+test_namespace_selector_with_pod_selector_is_not_allow_all if {
+	obj := k8s_policy({"ingress": [{"from": [{"namespaceSelector": {}, "podSelector": {"matchLabels": {"app": "api"}}}]}]})
+	count(msgs(obj)) == 0
+}
+
+test_world_cidr_with_except_is_not_allow_all if {
+	obj := k8s_policy({"egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8"]}}]}]})
+	count(msgs(obj)) == 0
+}
+
+test_calico_deny_rule_is_not_an_allow if {
+	count(msgs(calico_policy("NetworkPolicy", {"ingress": [{"action": "Deny"}]}))) == 0
+}
+
+test_calico_destination_ports_restrict if {
+	obj := calico_policy("NetworkPolicy", {"ingress": [{"action": "Allow", "protocol": "TCP", "destination": {"ports": [443]}}]})
+	count(msgs(obj)) == 0
+}
+
+test_default_deny_policy_has_no_rules if {
+	count(msgs(k8s_policy({"policyTypes": ["Ingress"]}))) == 0
+}

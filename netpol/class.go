@@ -1,0 +1,184 @@
+package netpol
+
+import (
+	"fmt"
+	"maps"
+	"net/netip"
+	"strings"
+	"sync"
+
+	"github.com/flowguard/flowguard/netpol/selector"
+)
+
+// class is an endpoint as one engine resolved it. Endpoints whose resolved identity is equal
+// share a class, and with it their applicable policies and memoised verdicts.
+type class struct {
+	id   int32
+	kind EndpointKind
+	// ns is empty for endpoints outside any namespace.
+	ns       string
+	nsKnown  bool
+	workload *Workload // the workload resolved, if any
+	host     *HostEndpoint
+	set      *NetworkSet // the set itself, for set endpoints
+	labels   selector.Map
+	nsLabels selector.Map // nil outside namespaces
+	sa       string
+	saLabels selector.Map
+	ips      []netip.Addr
+	nets     []netip.Prefix
+	ports    []NamedPort
+	services []svcMember
+	// ids are the label identities Calico selectors see: the endpoint's own (workloads,
+	// hosts, sets) and those of every network set containing its addresses.
+	ids []identity
+
+	once [2]sync.Once
+	pols [2]*[2][]*Policy // per view: per direction, in evaluation order
+}
+
+// identity is one label set a Calico selector may match an endpoint by.
+type identity struct {
+	labels   selector.Map
+	ns       string       // empty outside namespaces
+	nsLabels selector.Map // nil outside namespaces
+	workload bool         // a pod: service-account selectors apply
+}
+
+// svcMember says the endpoint backs a Service, on these ports.
+type svcMember struct {
+	ns, name string
+	ports    []NamedPort
+}
+
+// enforced reports whether policies apply at the endpoint: pods, and host endpoints the
+// cluster has (a host no HostEndpoint object covers is not policed by Calico).
+func (c *class) enforced() bool {
+	return c.kind == EndpointWorkload || (c.kind == EndpointHost && c.host != nil)
+}
+
+// resolve builds the class data of an endpoint against the cluster. It does not intern.
+func resolve(ix *identityIndex, c *Cluster, ep *Endpoint) *class {
+	cl := &class{kind: ep.Kind, ns: ep.Namespace, ips: ep.IPs, nets: ep.Nets, ports: ep.Ports, sa: ep.ServiceAccount}
+	labels := ep.Labels
+	switch ep.Kind {
+	case EndpointExternal:
+		if len(ep.IPs) == 1 {
+			// An address the cluster knows is that pod or host.
+			if w, ok := ix.byIP[ep.IPs[0]]; ok {
+				cl.kind, cl.ns, cl.workload = EndpointWorkload, w.Namespace, w
+				labels, cl.sa, cl.ports = w.Labels, w.ServiceAccount, w.Ports
+			} else if h, ok := ix.hostByIP[ep.IPs[0]]; ok {
+				cl.kind, cl.host = EndpointHost, h
+			}
+		}
+	case EndpointWorkload:
+		if ep.WorkloadKind == "Pod" {
+			if p, ok := ix.pods[nsName{ep.Namespace, ep.Name}]; ok {
+				cl.workload = ix.podOwner[nsName{ep.Namespace, ep.Name}]
+				labels, cl.sa, cl.ports, cl.ips = p.Labels, p.ServiceAccount, p.Ports, p.IPs
+				break
+			}
+		}
+		if w := ix.resolveName(ep.Namespace, ep.Name, ep.WorkloadKind, selector.Map(ep.Labels)); w != nil {
+			cl.workload = w
+			labels, cl.sa, cl.ports, cl.ips = w.Labels, w.ServiceAccount, w.Ports, w.IPs
+		}
+	case EndpointHost:
+		if h, ok := ix.hosts[ep.Name]; ok {
+			cl.host = h
+		}
+	case EndpointNetworkSet:
+		if s, ok := ix.setByName[nsName{ep.Namespace, ep.Name}]; ok {
+			cl.set = s
+			labels, cl.nets, cl.ips = s.Labels, s.Nets, nil
+		}
+	}
+	if h := cl.host; h != nil {
+		labels, cl.ips, cl.ports = h.Labels, h.IPs, h.Ports
+	}
+	if cl.kind != EndpointWorkload && cl.kind != EndpointNetworkSet {
+		cl.ns = ""
+	}
+	if cl.kind == EndpointWorkload && cl.sa == "" {
+		cl.sa = "default"
+	}
+
+	cl.labels = selector.Map{}
+	for k, v := range labels {
+		if !strings.HasPrefix(k, "projectcalico.org/") {
+			cl.labels[k] = v
+		}
+	}
+	if cl.ns != "" {
+		cl.nsLabels, cl.nsKnown = c.NamespaceLabels(cl.ns)
+		cl.labels[labelCalicoNamespace] = cl.ns
+	}
+	if cl.kind == EndpointWorkload {
+		cl.labels[labelCalicoOrchestrator] = "k8s"
+		cl.labels[labelCalicoServiceAccount] = cl.sa
+		if l, ok := ix.saLabels[nsName{cl.ns, cl.sa}]; ok {
+			cl.saLabels = l
+		} else {
+			cl.saLabels = selector.Map{labelCalicoName: cl.sa}
+		}
+		for _, s := range ix.services[cl.ns] {
+			if s.sel.Matches(selector.Map(labels)) {
+				cl.services = append(cl.services, svcMember{ns: s.ns, name: s.name, ports: servicePorts(s, cl.ports)})
+			}
+		}
+	}
+	if cl.kind == EndpointWorkload || cl.kind == EndpointHost || cl.kind == EndpointNetworkSet {
+		cl.ids = append(cl.ids, identity{labels: cl.labels, ns: cl.ns, nsLabels: cl.nsLabels, workload: cl.kind == EndpointWorkload})
+	}
+	for _, s := range ix.setsContaining(cl.ips, cl.nets) {
+		if cl.set == s {
+			continue
+		}
+		id := identity{labels: selector.Map{}, ns: s.Namespace}
+		maps.Copy(id.labels, s.Labels)
+		if s.Namespace != "" {
+			id.labels[labelCalicoNamespace] = s.Namespace
+			id.nsLabels, _ = c.NamespaceLabels(s.Namespace)
+		}
+		cl.ids = append(cl.ids, id)
+	}
+	return cl
+}
+
+// contentKey identifies the resolved identity: classes with equal keys evaluate alike.
+func (cl *class) contentKey() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d|%s|%s|", cl.kind, cl.ns, cl.sa)
+	writeLabels(&b, cl.labels)
+	for _, p := range cl.ports {
+		fmt.Fprintf(&b, "%s:%d/%d,", p.Name, p.Port, p.Proto)
+	}
+	b.WriteByte('|')
+	for _, ip := range cl.ips {
+		b.WriteString(ip.String())
+		b.WriteByte(',')
+	}
+	b.WriteByte('|')
+	for _, n := range cl.nets {
+		b.WriteString(n.String())
+		b.WriteByte(',')
+	}
+	if cl.host != nil {
+		fmt.Fprintf(&b, "|host:%s:%v", cl.host.Name, cl.host.Profiles)
+	}
+	if cl.set != nil {
+		fmt.Fprintf(&b, "|set:%s/%s", cl.set.Namespace, cl.set.Name)
+	}
+	return b.String()
+}
+
+// namedPort returns the port number a named port has on this endpoint for proto.
+func (cl *class) namedPort(name string, proto uint8) (uint16, bool) {
+	for _, p := range cl.ports {
+		if p.Name == name && uint8(p.Proto) == proto {
+			return p.Port, true
+		}
+	}
+	return 0, false
+}

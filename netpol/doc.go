@@ -1,0 +1,65 @@
+// Package netpol is flowguard's model of network policy semantics: it reads Kubernetes and Calico
+// policies, the workloads they govern and the sets and tiers they refer to, compiles them into
+// one intermediate representation, and answers questions about traffic with the exact rules
+// Kubernetes and Calico (Felix) apply.
+//
+// # Inputs
+//
+// A Cluster holds typed objects: Kubernetes NetworkPolicy; Calico (projectcalico.org/v3)
+// NetworkPolicy, GlobalNetworkPolicy, StagedNetworkPolicy, StagedGlobalNetworkPolicy,
+// StagedKubernetesNetworkPolicy, NetworkSet, GlobalNetworkSet, Tier and HostEndpoint; Namespaces,
+// Pods and pod-template workloads (Deployment, StatefulSet, DaemonSet, ReplicaSet,
+// ReplicationController, Job, CronJob), ServiceAccounts and Services. Load reads them from
+// YAML/JSON files and folders (multi-document files, List kinds) and applies the API defaulting
+// a validating webhook would see (policyTypes, protocol TCP, Calico types inference); informers
+// fill the same model with (*Cluster).Add and Remove. Every object is validated and compiled
+// once, when it is added; a bad object is refused with an error naming its file, kind,
+// namespace/name and field path, and the others still load.
+//
+// # Engine and verdicts
+//
+// NewEngine freezes a Cluster snapshot and answers Verdict(src, dst, proto, port): egress
+// decided at the source and ingress at the destination, each with the Hit that decided it (tier,
+// policy, rule index, action; or "no policy selects this endpoint"; or the end-of-tier default;
+// or the profile). Explain returns the full trace including Log and Pass hits. PendingVerdict
+// answers the same question with staged policies enforced (stagedAction Delete removes the
+// enforced twin), as Calico's pending_policies do.
+//
+// Evaluation follows Calico: tiers by order (nil last, ties by name), within a tier the
+// policies that select the endpoint for that direction by order then name, rules in order;
+// Allow and Deny are final, Log continues, Pass skips to the next tier; a tier in which a policy
+// selected the endpoint but no rule matched ends with its default action (Deny, or Pass);
+// after all tiers the profile allows. Kubernetes NetworkPolicies sit in tier "default" at
+// order 1000 and keep Kubernetes semantics for their peers and ports (pods only, the policy's
+// namespace unless a namespaceSelector says otherwise, named ports resolved on the destination
+// pod, ipBlock except, endPort).
+//
+// Endpoints (pods, workloads, host endpoints, network sets, addresses outside the cluster) are
+// values independent of any engine. An engine resolves an endpoint against its cluster (the
+// workload behind a flow's aggregated name, its namespace's labels, service account, named
+// ports, Services and the NetworkSets that contain its addresses) and interns the result in an
+// equivalence class; endpoints with the same resolved identity share one class, its applicable
+// policy lists (found through an index of policy selectors, never a scan) and memoised verdicts.
+//
+// # Changes and impact
+//
+// (*Engine).WithChange(op, oldObj, newObj) returns a new engine for the cluster after one
+// create, update or delete of any kind above, copy-on-write: everything the change cannot touch
+// is shared. Impact(before, after, conns) returns the connections whose verdict differs, with
+// both verdicts; when after descends from before through WithChange only the connections whose
+// endpoints the change can touch are evaluated, so one policy change over a million
+// connections costs little more than a scan.
+//
+// # Connectivity
+//
+// Connectivity computes the allowed connections between all workloads and to and from address
+// space outside the cluster, per equivalence class pair rather than per workload pair, with the
+// allowed ports and protocols as sets.
+//
+// # What it must never do
+//
+// netpol reads flows' model types only, never the traffic graph; it knows nothing of Rego,
+// admission or reports. It never mutates objects handed to it (it defaults copies), keeps no
+// global state, and never guesses silently: what it cannot evaluate exactly (HTTP match rules,
+// ICMP types of a flow that did not report them) is documented where it is decided.
+package netpol

@@ -1,0 +1,150 @@
+package netpol
+
+// Connection is a question to ask both engines: traffic from Src to Dst with Packet. Callers
+// holding flows build one per aggregated edge, sharing Endpoint pointers between connections
+// of the same identity (FlowEndpoint once per identity), which keeps evaluation per class.
+type Connection struct {
+	Src, Dst *Endpoint
+	Packet   Packet
+}
+
+// ImpactedConnection is a connection whose verdict differs between the two engines, with both
+// verdicts and their full traces.
+type ImpactedConnection struct {
+	// Index is the connection's position in the slice given to Impact.
+	Index int
+	Connection
+	Before, After Verdict
+}
+
+// Impact returns the connections whose enforced verdict differs between before and after, in
+// input order. When after was derived from before by WithChange (directly or in a few steps),
+// only connections whose endpoints the change can touch are evaluated: those the old or new
+// policy selects in a direction it has, those in a changed tier's reach, those in a namespace
+// whose objects changed, and addresses in a changed set. Otherwise every connection is.
+func Impact(before, after *Engine, conns []Connection) []ImpactedConnection {
+	return impact(viewEnforced, before, after, conns)
+}
+
+// PendingImpact is Impact for the pending verdicts (staged policies enforced), which is what a
+// staged policy's creation or change affects.
+func PendingImpact(before, after *Engine, conns []Connection) []ImpactedConnection {
+	return impact(viewPending, before, after, conns)
+}
+
+func impact(v view, before, after *Engine, conns []Connection) []ImpactedConnection {
+	changes, related := lineage(before, after)
+	t := toucher{v: v, e: before, changes: changes}
+	var out []ImpactedConnection
+	for i := range conns {
+		c := &conns[i]
+		if related {
+			s, d := before.classOf(c.Src), before.classOf(c.Dst)
+			if !t.touched(s, Egress) && !t.touched(d, Ingress) {
+				continue
+			}
+		}
+		b := before.verdict(v, before.classOf(c.Src), before.classOf(c.Dst), c.Packet)
+		a := after.verdict(v, after.classOf(c.Src), after.classOf(c.Dst), c.Packet)
+		if sameDecision(b.Egress, a.Egress) && sameDecision(b.Ingress, a.Ingress) {
+			continue
+		}
+		out = append(out, ImpactedConnection{
+			Index: i, Connection: *c,
+			Before: before.explain(v, c.Src, c.Dst, c.Packet),
+			After:  after.explain(v, c.Src, c.Dst, c.Packet),
+		})
+	}
+	return out
+}
+
+// sameDecision compares outcomes and what decided them, policies by identity rather than
+// compiled pointer (an unchanged policy is the same object in both engines anyway).
+func sameDecision(a, b Decision) bool {
+	if a.Allowed != b.Allowed || a.Hit.Action != b.Hit.Action || a.Hit.Reason != b.Hit.Reason ||
+		a.Hit.Tier != b.Hit.Tier || a.Hit.RuleIndex != b.Hit.RuleIndex {
+		return false
+	}
+	if (a.Hit.Policy == nil) != (b.Hit.Policy == nil) {
+		return false
+	}
+	return a.Hit.Policy == nil || a.Hit.Policy.Ref == b.Hit.Policy.Ref
+}
+
+// toucher decides, per endpoint class of the before engine and direction, whether a chain of
+// changes may alter the decision there. Answers are memoised per class id.
+type toucher struct {
+	v       view
+	e       *Engine
+	changes []*change
+	memo    [2][]int8 // per direction: 0 unknown, 1 touched, 2 not
+}
+
+func (t *toucher) touched(cl *class, dir Direction) bool {
+	m := t.memo[dir]
+	if int(cl.id) < len(m) && m[cl.id] != 0 {
+		return m[cl.id] == 1
+	}
+	r := false
+	for _, ch := range t.changes {
+		if t.touchedBy(ch, cl, dir) {
+			r = true
+			break
+		}
+	}
+	for int(cl.id) >= len(t.memo[dir]) {
+		t.memo[dir] = append(t.memo[dir], make([]int8, int(cl.id)+1-len(t.memo[dir])+64)...)
+	}
+	if r {
+		t.memo[dir][cl.id] = 1
+	} else {
+		t.memo[dir][cl.id] = 2
+	}
+	return r
+}
+
+func (t *toucher) touchedBy(ch *change, cl *class, dir Direction) bool {
+	// A change to who the endpoint is touches every connection it takes part in.
+	if ch.nsChanged {
+		if cl.ns == ch.namespace {
+			return true
+		}
+		for i := range cl.ids {
+			if cl.ids[i].ns == ch.namespace {
+				return true
+			}
+		}
+	}
+	if len(ch.nets) > 0 && (cl.kind != EndpointWorkload || addrsOverlap(cl.ips, cl.nets, ch.nets)) {
+		return true
+	}
+	if ch.hosts && cl.kind != EndpointWorkload {
+		return true
+	}
+	if ch.tier != "" {
+		for _, p := range t.e.applicable(cl, t.v, dir) {
+			if p.Tier == ch.tier {
+				return true
+			}
+		}
+	}
+	for _, p := range [...]*Policy{ch.oldPolicy, ch.newPolicy} {
+		if p == nil || !p.Types[dir] {
+			continue
+		}
+		if p.Ref.Kind.Staged() && t.v == viewEnforced {
+			continue
+		}
+		if appliesTo(p, cl) {
+			return true
+		}
+		if p.Ref.Kind.Staged() {
+			// A staged policy also stands for its enforced twin in the pending view.
+			twin := t.e.cluster.Policy(PolicyRef{Kind: p.Ref.Kind.Enforced(), Namespace: p.Ref.Namespace, Name: p.Ref.Name})
+			if twin != nil && twin.Types[dir] && appliesTo(twin, cl) {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,201 @@
+package netpol
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+)
+
+// Load reads every object from the given files and folders (recursively: *.yaml, *.yml and
+// *.json; "-" is standard input) into a new Cluster. Documents may hold several objects
+// (multi-document YAML, List kinds). API defaulting is applied as the API server would before
+// a webhook sees the object.
+//
+// Every problem is reported, each naming its file, line, object and field; objects without
+// problems are loaded regardless. The error, when not nil, is an Errors value.
+func Load(paths ...string) (*Cluster, error) {
+	c := NewCluster()
+	err := c.LoadFiles(paths...)
+	return c, err
+}
+
+// LoadFiles adds the objects read from paths to c; see Load.
+func (c *Cluster) LoadFiles(paths ...string) error {
+	var errs Errors
+	for _, p := range paths {
+		if p == "-" {
+			errs = c.loadReader(os.Stdin, "-", errs)
+			continue
+		}
+		files, err := manifestFiles(p)
+		if err != nil {
+			errs = append(errs, &ObjectError{Source: Source{File: p}, Err: err})
+			continue
+		}
+		for _, f := range files {
+			errs = c.loadFile(f, errs)
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return errs
+}
+
+// LoadReader adds the objects of one YAML or JSON stream to c, naming it name in errors.
+func (c *Cluster) LoadReader(r io.Reader, name string) error {
+	if errs := c.loadReader(r, name, nil); len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+// manifestFiles lists p if it is a file, or the manifest files under it, in lexical order;
+// hidden folders (.git) are skipped.
+func manifestFiles(p string) ([]string, error) {
+	st, err := os.Stat(p)
+	if err != nil {
+		return nil, fmt.Errorf("read manifests: %w", err)
+	}
+	if !st.IsDir() {
+		return []string{p}, nil
+	}
+	var files []string
+	err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		name := d.Name()
+		if d.IsDir() {
+			if path != p && strings.HasPrefix(name, ".") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		switch strings.ToLower(filepath.Ext(name)) {
+		case ".yaml", ".yml", ".json":
+			files = append(files, path)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read manifests under %s: %w", p, err)
+	}
+	slices.Sort(files)
+	return files, nil
+}
+
+func (c *Cluster) loadFile(path string, errs Errors) Errors {
+	f, err := os.Open(path)
+	if err != nil {
+		return append(errs, &ObjectError{Source: Source{File: path}, Err: fmt.Errorf("read manifests: %w", err)})
+	}
+	defer f.Close()
+	return c.loadReader(f, path, errs)
+}
+
+func (c *Cluster) loadReader(r io.Reader, name string, errs Errors) Errors {
+	docs, err := splitDocuments(r)
+	if err != nil {
+		return append(errs, &ObjectError{Source: Source{File: name}, Err: fmt.Errorf("read manifests: %w", err)})
+	}
+	var objs []decoded
+	for _, d := range docs {
+		src := Source{File: name, Line: d.line}
+		js, err := yaml.YAMLToJSON(d.data)
+		if err != nil {
+			errs = append(errs, &ObjectError{Source: src, Err: fmt.Errorf("parse YAML: %w", shiftYAMLLine(err, d.line))})
+			continue
+		}
+		if t := bytes.TrimSpace(js); len(t) == 0 || bytes.Equal(t, []byte("null")) {
+			continue
+		}
+		objs = decodeDocument(js, src, objs[:0])
+		for _, o := range objs {
+			if o.err != nil {
+				errs = append(errs, o.err)
+				continue
+			}
+			if oe := c.add(o.obj, o.src); oe != nil {
+				errs = append(errs, oe)
+			}
+		}
+	}
+	return errs
+}
+
+// document is one YAML document and the line it starts on.
+type document struct {
+	data []byte
+	line int
+}
+
+// splitDocuments splits a YAML stream at "---" lines, keeping each document's first line
+// number so errors can point into the file.
+func splitDocuments(r io.Reader) ([]document, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 64*1024*1024)
+	var docs []document
+	var cur bytes.Buffer
+	start, line := 1, 0
+	flush := func(next int) {
+		if len(bytes.TrimSpace(cur.Bytes())) > 0 {
+			docs = append(docs, document{data: slices.Clone(cur.Bytes()), line: start})
+		}
+		cur.Reset()
+		start = next
+	}
+	for sc.Scan() {
+		line++
+		text := sc.Bytes()
+		if isDocumentSeparator(text) {
+			flush(line + 1)
+			continue
+		}
+		if cur.Len() == 0 && len(bytes.TrimSpace(text)) == 0 {
+			start = line + 1
+			continue
+		}
+		cur.Write(text)
+		cur.WriteByte('\n')
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	flush(line + 1)
+	return docs, nil
+}
+
+func isDocumentSeparator(l []byte) bool {
+	if bytes.Equal(l, []byte("...")) {
+		return true
+	}
+	if !bytes.HasPrefix(l, []byte("---")) {
+		return false
+	}
+	rest := l[3:]
+	return len(rest) == 0 || rest[0] == ' ' || rest[0] == '\t' || rest[0] == '#' || rest[0] == '\r'
+}
+
+// shiftYAMLLine rewrites "yaml: line N:" in a parse error to the line in the file.
+func shiftYAMLLine(err error, docStart int) error {
+	msg := err.Error()
+	var n int
+	i := strings.Index(msg, "line ")
+	if i < 0 {
+		return err
+	}
+	if _, e := fmt.Sscanf(msg[i:], "line %d", &n); e != nil {
+		return err
+	}
+	end := i + len("line ") + len(fmt.Sprint(n))
+	return fmt.Errorf("%sline %d%s", msg[:i], n+docStart-1, msg[end:])
+}

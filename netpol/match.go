@@ -1,0 +1,215 @@
+package netpol
+
+// matches reports whether the rule matches a packet from src to dst.
+func (r *Rule) matches(src, dst *class, pkt *Packet) bool {
+	if r.HTTP {
+		// HTTP criteria need Calico's application layer; without it the rule matches nothing.
+		return false
+	}
+	proto := uint8(pkt.Proto)
+	if r.Protocol.set && r.Protocol.num != proto {
+		return false
+	}
+	if r.NotProtocol.set && r.NotProtocol.num == proto {
+		return false
+	}
+	if r.IPVersion != 0 {
+		if f := family(src, dst); f != 0 && f != r.IPVersion {
+			return false
+		}
+	}
+	if r.ICMP != nil && !r.ICMP.matches(pkt) {
+		return false
+	}
+	if r.NotICMP != nil && (pkt.ICMPType < 0 || r.NotICMP.matches(pkt)) {
+		return false
+	}
+	return r.Src.matches(src, pkt, true) && r.Dst.matches(dst, pkt, false)
+}
+
+func (m *ICMPMatch) matches(pkt *Packet) bool {
+	if pkt.ICMPType < 0 {
+		return false
+	}
+	if m.Type >= 0 && int(pkt.ICMPType) != m.Type {
+		return false
+	}
+	return m.Code < 0 || int(pkt.ICMPCode) == m.Code
+}
+
+// family returns 4 or 6 when an endpoint's exact address says, 0 when unknown.
+func family(src, dst *class) int {
+	for _, c := range [...]*class{src, dst} {
+		if len(c.ips) > 0 {
+			if c.ips[0].Is4() {
+				return 4
+			}
+			return 6
+		}
+	}
+	return 0
+}
+
+// matches reports whether the endpoint c, on the source (isSrc) or destination side of pkt,
+// satisfies every constraint of the entity.
+func (en *Entity) matches(c *class, pkt *Packet, isSrc bool) bool {
+	if en.Peers != nil && !en.peersMatch(c) {
+		return false
+	}
+	if len(en.Nets) > 0 && !addrsIn(c.ips, c.nets, en.Nets) {
+		return false
+	}
+	if len(en.NotNets) > 0 && addrsOverlap(c.ips, c.nets, en.NotNets) {
+		return false
+	}
+	if en.scope != scopeAny && !en.selects(c) {
+		return false
+	}
+	if en.NotSel != nil {
+		for i := range c.ids {
+			if en.NotSel.Matches(c.ids[i].labels) {
+				return false
+			}
+		}
+	}
+	if en.Services != nil && !c.backs(en.Services, pkt, isSrc) {
+		return false
+	}
+	if len(en.Ports) > 0 || len(en.NotPorts) > 0 {
+		// Flows do not keep source ports, so source port constraints are never known to hold.
+		if isSrc {
+			return false
+		}
+		if len(en.Ports) > 0 && !portsMatch(en.Ports, c, pkt) {
+			return false
+		}
+		if len(en.NotPorts) > 0 && (pkt.Port == 0 || portsMatch(en.NotPorts, c, pkt)) {
+			return false
+		}
+	}
+	return true
+}
+
+// peersMatch applies Kubernetes peer semantics: any one peer; a selector peer matches pods
+// only (namespaceSelector {} is every pod, never an outside address); an ipBlock matches
+// addresses in its CIDR outside its excepts.
+func (en *Entity) peersMatch(c *class) bool {
+	for i := range en.Peers {
+		p := &en.Peers[i]
+		if p.IPBlock != nil {
+			if addrsInBlock(c.ips, c.nets, p.IPBlock) {
+				return true
+			}
+			continue
+		}
+		if c.kind != EndpointWorkload {
+			continue
+		}
+		if p.NS == nil {
+			if c.ns != p.ns {
+				continue
+			}
+		} else if !p.NS.Matches(c.nsLabels) {
+			continue
+		}
+		if p.Pods != nil && !p.Pods.Matches(c.labels) {
+			continue
+		}
+		return true
+	}
+	return false
+}
+
+// selects applies a Calico entity's selector fields: one of the endpoint's label identities
+// must be in scope (own namespace, every endpoint, or namespaces the namespaceSelector
+// matches) and match the selector and service-account match.
+func (en *Entity) selects(c *class) bool {
+	for i := range c.ids {
+		id := &c.ids[i]
+		switch en.scope {
+		case scopeOwn:
+			if id.ns != en.ns {
+				continue
+			}
+		case scopeSelected:
+			if id.nsLabels == nil {
+				if !en.NSSel.MatchesNamespaceOf(nil) {
+					continue
+				}
+			} else if !en.NSSel.MatchesNamespaceOf(id.nsLabels) {
+				continue
+			}
+		}
+		if en.Sel != nil && !en.Sel.Matches(id.labels) {
+			continue
+		}
+		if en.SA != nil && !(id.workload && en.SA.matches(c)) {
+			continue
+		}
+		return true
+	}
+	return false
+}
+
+func (m *SAMatch) matches(c *class) bool {
+	if len(m.Names) > 0 {
+		found := false
+		for _, n := range m.Names {
+			if n == c.sa {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return m.Sel == nil || m.Sel.Matches(c.saLabels)
+}
+
+// backs reports whether c is a backend of the Service; on the destination side the packet
+// must also go to one of the Service's target ports.
+func (c *class) backs(ref *ServiceRef, pkt *Packet, isSrc bool) bool {
+	for _, m := range c.services {
+		if m.ns != ref.Namespace || m.name != ref.Name {
+			continue
+		}
+		if isSrc {
+			return true
+		}
+		for _, p := range m.ports {
+			if uint8(p.Proto) == uint8(pkt.Proto) && p.Port == pkt.Port && pkt.Port != 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// portsMatch reports whether the packet's destination port is one of ports; named ports are
+// resolved on the destination endpoint c. Ports only match protocols that have them.
+func portsMatch(ports []PortMatch, c *class, pkt *Packet) bool {
+	if !pkt.Proto.HasPorts() {
+		return false
+	}
+	proto := uint8(pkt.Proto)
+	for i := range ports {
+		p := &ports[i]
+		if p.Proto != 0 && p.Proto != proto {
+			continue
+		}
+		switch {
+		case p.Any:
+			return true
+		case pkt.Port == 0:
+			continue
+		case p.Name != "":
+			if n, ok := c.namedPort(p.Name, proto); ok && n == pkt.Port {
+				return true
+			}
+		case p.Lo <= pkt.Port && pkt.Port <= p.Hi:
+			return true
+		}
+	}
+	return false
+}

@@ -47,7 +47,7 @@ var kinds = map[string]map[string]kindInfo{
 	"networking.k8s.io/v1": {
 		"NetworkPolicy": {func() runtime.Object { return &networkingv1.NetworkPolicy{} }, true},
 	},
-	"projectcalico.org/v3": calicoKinds,
+	"projectcalico.org/v3":     calicoKinds,
 	"crd.projectcalico.org/v1": calicoKinds,
 }
 
@@ -97,7 +97,7 @@ func decodeDocument(data []byte, src Source, out []decoded) []decoded {
 	var head struct {
 		metav1.TypeMeta `json:",inline"`
 		Metadata        struct{ Name, Namespace string } `json:"metadata"`
-		Items           []json.RawMessage             `json:"items"`
+		Items           []json.RawMessage                `json:"items"`
 	}
 	if err := json.Unmarshal(data, &head); err != nil {
 		return append(out, decoded{src: src, err: &ObjectError{Source: src, Err: fmt.Errorf("read object: %w", err)}})

@@ -37,19 +37,19 @@ type service struct {
 // lookups endpoint resolution needs. It is immutable once built.
 type identityIndex struct {
 	workloads  map[WorkloadRef]*Workload
-	ordered    []*Workload                 // by namespace, name, kind
-	byName     map[nsName][]*Workload      // workloads and folded pods by name
-	podOwner   map[nsName]*Workload        // every pod, folded or standalone
-	pods       map[nsName]*Workload        // every pod on its own
-	byIP       map[netip.Addr]*Workload    // pod addresses
-	nsLabels   map[string]selector.Map     // namespaces with objects
-	saLabels   map[nsName]selector.Map     // service accounts with objects
-	services   map[string][]*service       // by namespace
-	sets       []*NetworkSet               // every set
-	setByName  map[nsName]*NetworkSet      //
-	hosts      map[string]*HostEndpoint    //
+	ordered    []*Workload                  // by namespace, name, kind
+	byName     map[nsName][]*Workload       // workloads and folded pods by name
+	podOwner   map[nsName]*Workload         // every pod, folded or standalone
+	pods       map[nsName]*Workload         // every pod on its own
+	byIP       map[netip.Addr]*Workload     // pod addresses
+	nsLabels   map[string]selector.Map      // namespaces with objects
+	saLabels   map[nsName]selector.Map      // service accounts with objects
+	services   map[string][]*service        // by namespace
+	sets       []*NetworkSet                // every set
+	setByName  map[nsName]*NetworkSet       //
+	hosts      map[string]*HostEndpoint     //
 	hostByIP   map[netip.Addr]*HostEndpoint //
-	namespaces []string                    // namespaces with objects, sorted
+	namespaces []string                     // namespaces with objects, sorted
 }
 
 func (c *Cluster) identities() *identityIndex {

@@ -82,9 +82,15 @@ type Packet struct {
 }
 
 // TCP, UDP and SCTP build a Packet to a port.
-func TCP(port uint16) Packet  { return Packet{Proto: flows.ProtoTCP, Port: port, ICMPType: -1, ICMPCode: -1} }
-func UDP(port uint16) Packet  { return Packet{Proto: flows.ProtoUDP, Port: port, ICMPType: -1, ICMPCode: -1} }
-func SCTP(port uint16) Packet { return Packet{Proto: flows.ProtoSCTP, Port: port, ICMPType: -1, ICMPCode: -1} }
+func TCP(port uint16) Packet {
+	return Packet{Proto: flows.ProtoTCP, Port: port, ICMPType: -1, ICMPCode: -1}
+}
+func UDP(port uint16) Packet {
+	return Packet{Proto: flows.ProtoUDP, Port: port, ICMPType: -1, ICMPCode: -1}
+}
+func SCTP(port uint16) Packet {
+	return Packet{Proto: flows.ProtoSCTP, Port: port, ICMPType: -1, ICMPCode: -1}
+}
 
 // PacketOf builds a Packet for a protocol and destination port, with ICMP type unknown.
 func PacketOf(proto flows.Protocol, port uint16) Packet {

@@ -34,7 +34,7 @@ func NewEngine(state State, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	set, err := compileRuleSet(context.Background(), lib, opts.Parameters, opts.Lookback.String())
+	set, err := compileRuleSet(context.Background(), lib, opts.Parameters, shortDuration(opts.Lookback))
 	if err != nil {
 		return nil, fmt.Errorf("compile built-in rule library: %w", err)
 	}
@@ -69,7 +69,7 @@ func (e *Engine) SetUserRuleSet(rules []UserRule) error {
 	for _, r := range rules {
 		sources = append(sources, ruleSource{file: r.Name, text: r.Source, override: r})
 	}
-	set, err := compileRuleSet(ctx, sources, e.opts.Parameters, e.opts.Lookback.String())
+	set, err := compileRuleSet(ctx, sources, e.opts.Parameters, shortDuration(e.opts.Lookback))
 	var cerrs CompileErrors
 	if errors.As(err, &cerrs) {
 		bad := map[string]bool{}
@@ -77,7 +77,7 @@ func (e *Engine) SetUserRuleSet(rules []UserRule) error {
 			bad[ce.File] = true
 		}
 		good := slices.DeleteFunc(sources, func(s ruleSource) bool { return !s.builtin && bad[s.file] })
-		set, err = compileRuleSet(ctx, good, e.opts.Parameters, e.opts.Lookback.String())
+		set, err = compileRuleSet(ctx, good, e.opts.Parameters, shortDuration(e.opts.Lookback))
 		if err == nil {
 			e.set.Store(set)
 			return fmt.Errorf("user rules: %w", cerrs)
@@ -98,7 +98,7 @@ func CompileUserRule(name, source string) (Rule, error) {
 	if err != nil {
 		return Rule{}, err
 	}
-	set, err := compileRuleSet(context.Background(), append(lib, ruleSource{file: name, text: source}), nil, DefaultLookback.String())
+	set, err := compileRuleSet(context.Background(), append(lib, ruleSource{file: name, text: source}), nil, shortDuration(DefaultLookback))
 	if err != nil {
 		return Rule{}, err
 	}

@@ -206,6 +206,18 @@ func (e CompileErrors) Error() string {
 	return strings.Join(msgs, "; ")
 }
 
+// shortDuration prints d without zero minutes and seconds: "24h", "1h30m", "90s" as "1m30s".
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
 func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {

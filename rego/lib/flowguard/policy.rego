@@ -71,3 +71,103 @@ normalise(obj, direction, i, rule) := {
 	is_calico(obj)
 	peer := object.get(rule, calico_peer_field[direction], {})
 }
+
+# every_peer explains why a normalised rule admits every peer, and is undefined otherwise.
+every_peer(r) := concat("; ", sort(reasons)) if {
+	reasons := open_peers(r)
+	count(reasons) > 0
+}
+
+# every_port explains why a normalised rule admits every port, and is undefined otherwise.
+every_port(r) := "no ports are listed" if {
+	count(r.ports) == 0
+	count(r.not_ports) == 0
+}
+
+# wide_peers explains why a rule's peers are far wider than a few workloads: every peer, every
+# namespace, or an address block of prefix length max_prefix or shorter. Undefined otherwise.
+wide_peers(r, max_prefix) := concat("; ", sort(reasons)) if {
+	reasons := (open_peers(r) | every_namespace_peers(r)) | wide_cidr_peers(r, max_prefix)
+	count(reasons) > 0
+}
+
+# open_peers are the reasons a rule admits every peer.
+open_peers(r) := {sprintf("no %s peers are listed", [r.peer_field])} if {
+	not r.calico
+	count(r.peers) == 0
+} else := {sprintf("%s.%s[%d] is %s", [r.path, r.peer_field, i, why]) |
+	not r.calico
+	some i, p in r.peers
+	why := open_k8s_peer(p)
+} if not r.calico
+
+open_peers(r) := {sprintf("%s.%s has no selector, namespaceSelector, nets, serviceAccounts or services", [r.path, r.peer_field])} if {
+	r.calico
+	not restricted_calico_peer(r.peer, set())
+} else := {sprintf("%s.%s.nets contains %s", [r.path, r.peer_field, cidr]) |
+	some cidr in object.get(r.peer, "nets", [])
+	cidr in {"0.0.0.0/0", "::/0"}
+	not restricted_calico_peer(r.peer, {"nets"})
+} | {sprintf("%s.%s.namespaceSelector is all() with no selector", [r.path, r.peer_field]) |
+	trim_space(object.get(r.peer, "namespaceSelector", "")) == "all()"
+	not restricted_calico_peer(r.peer, {"namespaceSelector"})
+} if r.calico
+
+open_k8s_peer(p) := sprintf("ipBlock %s with no except", [p.ipBlock.cidr]) if {
+	p.ipBlock.cidr in {"0.0.0.0/0", "::/0"}
+	count(object.get(p.ipBlock, "except", [])) == 0
+} else := "namespaceSelector {} with no podSelector (every pod in every namespace)" if {
+	count(p.namespaceSelector) == 0
+	not p.podSelector
+}
+
+# restricted_calico_peer is true when a Calico source/destination restricts its peers by a field
+# other than those in ignored.
+restricted_calico_peer(peer, ignored) if {
+	some field in {"selector", "notSelector", "namespaceSelector", "nets", "notNets", "serviceAccounts", "services"}
+	not field in ignored
+	peer[field]
+}
+
+every_namespace_peers(r) := {sprintf("%s.%s[%d] selects every namespace", [r.path, r.peer_field, i]) |
+	not r.calico
+	some i, p in r.peers
+	count(p.namespaceSelector) == 0
+	p.podSelector
+} | {sprintf("%s.%s.namespaceSelector is all()", [r.path, r.peer_field]) |
+	r.calico
+	trim_space(object.get(r.peer, "namespaceSelector", "")) == "all()"
+}
+
+wide_cidr_peers(r, max_prefix) := {sprintf("%s admits %s", [r.path, cidr]) |
+	some cidr in peer_cidrs(r)
+	to_number(split(cidr, "/")[1]) <= max_prefix
+}
+
+peer_cidrs(r) := {p.ipBlock.cidr | some p in r.peers; p.ipBlock.cidr} if not r.calico
+
+peer_cidrs(r) := {c | some c in object.get(r.peer, "nets", [])} if r.calico
+
+# pod_spec is the pod spec of a Pod or of a pod-template workload.
+pod_spec(obj) := obj.spec if obj.kind == "Pod"
+
+pod_spec(obj) := obj.spec.jobTemplate.spec.template.spec if obj.kind == "CronJob"
+
+pod_spec(obj) := obj.spec.template.spec if not obj.kind in {"Pod", "CronJob"}
+
+# pod_labels are the labels of a Pod or of a workload's pod template.
+pod_labels(obj) := object.get(obj.metadata, "labels", {}) if obj.kind == "Pod"
+
+pod_labels(obj) := object.get(obj.spec.jobTemplate.spec.template.metadata, "labels", {}) if obj.kind == "CronJob"
+
+pod_labels(obj) := object.get(obj.spec.template.metadata, "labels", {}) if not obj.kind in {"Pod", "CronJob"}
+
+# controlled is true for objects a controller owns (a ReplicaSet's pods, a Deployment's
+# ReplicaSets): rules judge the owner instead, once.
+controlled(obj) if {
+	some ref in object.get(obj.metadata, "ownerReferences", [])
+	ref.controller == true
+}
+
+# label_text prints labels as "k=v,k2=v2", sorted by key.
+label_text(labels) := concat(",", [sprintf("%s=%s", [k, labels[k]]) | some k in sort(object.keys(labels))])

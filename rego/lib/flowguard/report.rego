@@ -1,0 +1,32 @@
+# Package flowguard.report formats what the builtins return for messages: flows as
+# "source -> destination:port/protocol", with counts and last seen, the first few and the total.
+# User rules may import it.
+package flowguard.report
+
+# flow_text describes one flow group returned by flowguard.impact, flowguard.flows or
+# flowguard.rule_usage: "shop/web-* -> shop/api-*:8080/TCP (12 flows, last seen 2025-10-01T10:00:00Z)".
+flow_text(g) := sprintf("%s (%d flows, last seen %s)", [g.flow, g.count, g.last_seen])
+
+# first_flows lists the first n groups and says how many are left out of total.
+first_flows(groups, total, n) := text if {
+	total <= n
+	text := concat(", ", [flow_text(g) | some i, g in groups; i < n])
+} else := sprintf("%s and %d more", [concat(", ", [flow_text(g) | some i, g in groups; i < n]), total - n])
+
+# lookback is the window of observed traffic rules judge by, e.g. "24h".
+default lookback := "24h"
+
+lookback := data.flowguard.lookback
+
+# parameter returns a rule's parameter, or def when it is not configured.
+parameter(rule_id, name, def) := value if {
+	value := data.flowguard.parameters[rule_id][name]
+} else := def
+
+# exempt is true when ns is in the rule's exempt_namespaces parameter.
+exempt(rule_id, ns) if ns in parameter(rule_id, "exempt_namespaces", [])
+
+# plural picks "flow" or "flows".
+plural(n, one, many) := one if n == 1
+
+plural(n, one, many) := many if n != 1

@@ -1,0 +1,46 @@
+# METADATA
+# title: A namespace has no default-deny policy
+# description: >-
+#   Without a policy that selects every pod of a namespace for ingress (and, with the egress
+#   parameter on, for egress), a pod that no other policy selects is open. Kubernetes and Calico
+#   policies both count. The fix is a default-deny NetworkPolicy.
+# custom:
+#   id: missing-default-deny
+#   severity: medium
+#   action: dryrun
+#   targets: [audit]
+#   subjects: [Namespace]
+#   parameters:
+#     egress: false
+#     exempt_namespaces: [kube-system, kube-public, kube-node-lease]
+package flowguard.lib.missing_default_deny
+
+import data.flowguard.report
+
+id := "missing-default-deny"
+
+directions contains "ingress"
+
+directions contains "egress" if report.parameter(id, "egress", false)
+
+policy_type := {"ingress": "Ingress", "egress": "Egress"}
+
+violation contains v if {
+	ns := input.object.metadata.name
+	not report.exempt(id, ns)
+	denies := flowguard.default_deny(ns)
+	some direction in directions
+	count(denies[direction]) == 0
+	v := {
+		"msg": sprintf("Namespace %s has no default-deny for %s: a pod that no other policy selects is open; apply the NetworkPolicy in details.fix", [ns, direction]),
+		"details": {
+			"direction": direction,
+			"fix": {
+				"apiVersion": "networking.k8s.io/v1",
+				"kind": "NetworkPolicy",
+				"metadata": {"name": sprintf("default-deny-%s", [direction]), "namespace": ns},
+				"spec": {"podSelector": {}, "policyTypes": [policy_type[direction]]},
+			},
+		},
+	}
+}

@@ -1,0 +1,25 @@
+# METADATA
+# title: A Calico rule can never decide
+# description: >-
+#   A rule of a Calico policy that an earlier rule of the same policy, an earlier policy of the
+#   tier, or an earlier tier always decides before it: it never takes effect, and whoever reads
+#   the policy is misled.
+# custom:
+#   id: shadowed-rule
+#   severity: low
+#   action: dryrun
+#   targets: [audit]
+#   subjects:
+#     - projectcalico.org/NetworkPolicy
+#     - projectcalico.org/GlobalNetworkPolicy
+package flowguard.lib.shadowed_rule
+
+import data.flowguard.policy
+
+violation contains v if {
+	some s in flowguard.shadowed(input.object)
+	v := {
+		"msg": sprintf("%s: %s rule %s can never decide: %s", [policy.describe(input.object), s.direction, s.path, s.reason]),
+		"details": {"direction": s.direction, "path": s.path, "by": s.by},
+	}
+}

@@ -88,9 +88,9 @@ func BuildReports(r Result, opts ReportOptions) Reports {
 	opts = opts.withDefaults()
 	sum := r.Summarize()
 	labels := func() map[string]string {
-		l := map[string]string{v1alpha1.RunLabel: opts.RunName}
+		l := map[string]string{v1alpha1.RunLabel: labelValue(opts.RunName)}
 		if opts.Schedule != "" {
-			l[v1alpha1.ScheduleLabel] = opts.Schedule
+			l[v1alpha1.ScheduleLabel] = labelValue(opts.Schedule)
 		}
 		return l
 	}

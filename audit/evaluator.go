@@ -29,4 +29,6 @@ type Scope struct {
 type EvaluatorFunc func(ctx context.Context, scope Scope) (Result, error)
 
 // Evaluate calls f.
-func (f EvaluatorFunc) Evaluate(ctx context.Context, scope Scope) (Result, error) { return f(ctx, scope) }
+func (f EvaluatorFunc) Evaluate(ctx context.Context, scope Scope) (Result, error) {
+	return f(ctx, scope)
+}

@@ -252,17 +252,16 @@ func compileEntity(e *calicov3.EntityRule, ns string, proto protoMatch, path *fi
 		out.SA = sa
 	}
 	// Calico namespaces a rule's selector as soon as any selector field is used (Felix's
-	// getEndpointSelector): an explicit namespaceSelector, else the policy's own namespace,
-	// else (global policy) no namespace restriction at all.
-	if e.Selector != "" || e.NotSelector != "" || e.NamespaceSelector != "" || e.ServiceAccounts != nil {
-		switch {
-		case e.NamespaceSelector != "":
-			out.scope = scopeSelected
-		case ns != "":
-			out.scope, out.ns = scopeOwn, ns
-		default:
-			out.scope = scopeAll
-		}
+	// getEndpointSelector): an explicit namespaceSelector, else the policy's own namespace.
+	// A global policy without a namespaceSelector has a positive selector only when selector
+	// or serviceAccounts is set; a lone notSelector there matches any address.
+	switch {
+	case e.NamespaceSelector != "":
+		out.scope = scopeSelected
+	case ns != "" && (e.Selector != "" || e.NotSelector != "" || e.ServiceAccounts != nil):
+		out.scope, out.ns = scopeOwn, ns
+	case ns == "" && (e.Selector != "" || e.ServiceAccounts != nil):
+		out.scope = scopeAll
 	}
 	if e.Services != nil {
 		if e.Services.Name == "" {

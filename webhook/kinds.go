@@ -1,0 +1,193 @@
+package webhook
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// kindInfo says what the webhook does with one kind.
+type kindInfo struct {
+	// name labels metrics and logs; it is the target name rules use ("NetworkPolicy",
+	// "projectcalico.org/GlobalNetworkPolicy", "Deployment").
+	name string
+	// ops are the operations that can change traffic (or, for RegoRule, the rule set).
+	create, update, delete bool
+	// labelsOnly restricts updates to those that change the labels at labelPath: only labels
+	// move selectors, so other updates cannot change which traffic flows.
+	labelsOnly bool
+	labelPath  labelPath
+	// ownedByController objects are created by a controller from a template that was checked
+	// when it was applied (a Deployment's ReplicaSets and pods, a CronJob's Jobs); their
+	// creation is admitted without evaluation.
+	skipControlledCreate bool
+	// calico kinds get the semantic validation their CRD schema cannot express.
+	calico bool
+	// regoRule requests are compile-checked.
+	regoRule bool
+}
+
+type labelPath uint8
+
+const (
+	metadataLabels labelPath = iota
+	templateLabels
+	jobTemplateLabels
+)
+
+// Groups of the kinds the webhook handles.
+const (
+	calicoGroup    = "projectcalico.org"
+	flowguardGroup = "flowguard.dev"
+)
+
+// route returns what to do with a kind, and false for kinds the webhook does not handle (the
+// ValidatingWebhookConfiguration should never send them).
+func route(gk schema.GroupKind) (kindInfo, bool) {
+	all := kindInfo{create: true, update: true, delete: true}
+	switch gk.Group {
+	case "networking.k8s.io":
+		if gk.Kind == "NetworkPolicy" {
+			all.name = "NetworkPolicy"
+			return all, true
+		}
+	case calicoGroup:
+		switch gk.Kind {
+		case "NetworkPolicy", "GlobalNetworkPolicy", "StagedNetworkPolicy", "StagedGlobalNetworkPolicy",
+			"StagedKubernetesNetworkPolicy", "NetworkSet", "GlobalNetworkSet", "Tier":
+			all.name = calicoGroup + "/" + gk.Kind
+			all.calico = true
+			return all, true
+		}
+	case flowguardGroup:
+		if gk.Kind == "RegoRule" {
+			return kindInfo{name: flowguardGroup + "/RegoRule", create: true, update: true, regoRule: true}, true
+		}
+	case "":
+		switch gk.Kind {
+		case "Namespace":
+			// A namespace's labels move namespaceSelectors; creating one moves no traffic yet.
+			return kindInfo{name: "Namespace", update: true, labelsOnly: true, labelPath: metadataLabels}, true
+		case "Pod":
+			return workload("Pod", metadataLabels), true
+		case "ReplicationController":
+			return workload(gk.Kind, templateLabels), true
+		}
+	case "apps":
+		switch gk.Kind {
+		case "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet":
+			return workload(gk.Kind, templateLabels), true
+		}
+	case "batch":
+		switch gk.Kind {
+		case "Job":
+			return workload(gk.Kind, templateLabels), true
+		case "CronJob":
+			return workload(gk.Kind, jobTemplateLabels), true
+		}
+	}
+	return kindInfo{}, false
+}
+
+func workload(name string, p labelPath) kindInfo {
+	return kindInfo{name: name, create: true, update: true, labelsOnly: true, labelPath: p, skipControlledCreate: true}
+}
+
+// wants says whether an operation on this kind needs any check at all.
+func (k kindInfo) wants(op admissionv1.Operation) bool {
+	switch op {
+	case admissionv1.Create:
+		return k.create
+	case admissionv1.Update:
+		return k.update
+	case admissionv1.Delete:
+		return k.delete
+	}
+	return false
+}
+
+// labelView is the part of an object that routing reads. Decoding into it skips every other
+// field without allocating, which keeps label-only updates and controlled creates cheap.
+type labelView struct {
+	Metadata objectMeta `json:"metadata"`
+	Spec     struct {
+		Template    templateView `json:"template"`
+		JobTemplate struct {
+			Spec struct {
+				Template templateView `json:"template"`
+			} `json:"spec"`
+		} `json:"jobTemplate"`
+	} `json:"spec"`
+}
+
+type objectMeta struct {
+	Labels          map[string]string `json:"labels"`
+	OwnerReferences []struct {
+		Controller *bool `json:"controller"`
+	} `json:"ownerReferences"`
+}
+
+type templateView struct {
+	Metadata struct {
+		Labels map[string]string `json:"labels"`
+	} `json:"metadata"`
+}
+
+func decodeLabelView(raw runtime.RawExtension) (labelView, error) {
+	var v labelView
+	if len(raw.Raw) == 0 {
+		return v, nil
+	}
+	if err := json.Unmarshal(raw.Raw, &v); err != nil {
+		return v, fmt.Errorf("decode metadata: %w", err)
+	}
+	return v, nil
+}
+
+func (v *labelView) labels(p labelPath) map[string]string {
+	switch p {
+	case templateLabels:
+		return v.Spec.Template.Metadata.Labels
+	case jobTemplateLabels:
+		return v.Spec.JobTemplate.Spec.Template.Metadata.Labels
+	}
+	return v.Metadata.Labels
+}
+
+func (v *labelView) controlled() bool {
+	for _, o := range v.Metadata.OwnerReferences {
+		if o.Controller != nil && *o.Controller {
+			return true
+		}
+	}
+	return false
+}
+
+// skipCheaply reports whether a request can be admitted from its labels alone: an update that
+// leaves the traffic-relevant labels unchanged, or a controller creating an object from a
+// template that was checked when its owner was applied.
+func (k kindInfo) skipCheaply(req *admissionv1.AdmissionRequest) (bool, error) {
+	switch {
+	case req.Operation == admissionv1.Update && k.labelsOnly:
+		obj, err := decodeLabelView(req.Object)
+		if err != nil {
+			return false, err
+		}
+		old, err := decodeLabelView(req.OldObject)
+		if err != nil {
+			return false, fmt.Errorf("old object: %w", err)
+		}
+		return maps.Equal(obj.labels(k.labelPath), old.labels(k.labelPath)), nil
+	case req.Operation == admissionv1.Create && k.skipControlledCreate:
+		obj, err := decodeLabelView(req.Object)
+		if err != nil {
+			return false, err
+		}
+		return obj.controlled(), nil
+	}
+	return false, nil
+}

@@ -120,7 +120,7 @@ func TestNewSchemeKnowsEveryKindTestsCreate(t *testing.T) {
 		{Group: "cert-manager.io", Version: "v1", Kind: "Issuer"},
 	} {
 		if !scheme.Recognizes(gvk) {
-			t.Errorf("scheme does not recognise %s", gvk)
+			t.Errorf("scheme does not recognize %s", gvk)
 		}
 	}
 }

@@ -15,7 +15,7 @@ func TestScales(t *testing.T) {
 		wantAllowedFlowsOver float64
 	}{
 		"verdict scale: 2,000 workloads of 5 pods, 2,000 policies": {cfg: VerdictScale(), workloads: 2000, policies: 2000},
-		"connectivity scale: 1,000 workloads, 1,020 policies":       {cfg: ConnectivityScale(), workloads: 1000, policies: 1020},
+		"connectivity scale: 1,000 workloads, 1,020 policies":      {cfg: ConnectivityScale(), workloads: 1000, policies: 1020},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

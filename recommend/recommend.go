@@ -1,0 +1,159 @@
+package recommend
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/flowguard/flowguard/flows"
+	"github.com/flowguard/flowguard/netpol"
+)
+
+// Result is a recommendation: the objects to apply, per namespace, and what could not be
+// expressed.
+type Result struct {
+	Style Style
+	// At is the time the lifecycle states were computed for. ObservedFrom and ObservedUntil
+	// bound the traffic in the graph (zero when it holds none).
+	At, ObservedFrom, ObservedUntil time.Time
+	// ClusterObjects are cluster-scoped objects the namespaced ones need, to be applied
+	// first: the Calico Tier for StyleCalicoStaged.
+	ClusterObjects []client.Object
+	// Namespaces are the recommended namespaces, by name.
+	Namespaces []Namespace
+	// Unresolved are the observed-allowed connections that could not be tied to workloads
+	// (or sets, or networks) and so are allowed by no recommended policy.
+	Unresolved []Unresolved
+	// Notes are what the recommendation could not express exactly, or chose for the user.
+	Notes []Note
+	Stats Stats
+}
+
+// Namespace is the recommendation for one namespace.
+type Namespace struct {
+	Name string
+	// Status is the least settled state of the namespace's policies; the namespace-wide
+	// objects (default deny, DNS) carry it too, as they are safe only with the rest.
+	Status Status
+	// LastChanged is when the newest connection of the namespace was first seen (zero when
+	// none was).
+	LastChanged time.Time
+	// Objects are the policies, in the order to apply them: *networkingv1.NetworkPolicy for
+	// StyleKubernetes, *calicov3.StagedNetworkPolicy for StyleCalicoStaged.
+	Objects []client.Object
+	// Workloads are the workloads the policies select, by name.
+	Workloads []netpol.WorkloadRef
+}
+
+// Unresolved is an observed-allowed connection that names something the recommendation
+// cannot select. SrcReason or DstReason (or both) say which side failed and why.
+type Unresolved struct {
+	Src, Dst             string
+	Proto                string
+	Port                 uint16
+	SrcReason, DstReason Reason
+	Detail               string
+	Flows                uint64
+	LastSeen             time.Time
+}
+
+// NoteKind classifies a note.
+type NoteKind string
+
+const (
+	// NoteMergedWorkloads: workloads with identical stable labels share one policy.
+	NoteMergedWorkloads NoteKind = "merged-workloads"
+	// NotePortWidened: the flow source aggregated a destination port away, so every port of
+	// the protocol is allowed for that peer.
+	NotePortWidened NoteKind = "port-widened"
+	// NoteProtocolNotExpressible: a Kubernetes NetworkPolicy names only TCP, UDP and SCTP
+	// ports; other protocols (ICMP, ...) observed are left denied rather than opening every
+	// protocol.
+	NoteProtocolNotExpressible NoteKind = "protocol-not-expressible"
+)
+
+// Note is something the user should know about a recommendation.
+type Note struct {
+	Kind      NoteKind
+	Namespace string
+	Message   string
+}
+
+// Stats count what a recommendation read and wrote.
+type Stats struct {
+	Edges, Connections, Allowed, Unresolved int
+	Workloads, Policies                     int
+}
+
+// Recommend computes the recommendation for the cluster model and the traffic graph. It
+// reads the graph once under its read lock and never modifies either input; the same inputs
+// and options give the same Result.
+func Recommend(ctx context.Context, cluster *netpol.Cluster, graph *flows.Graph, opts Options) (*Result, error) {
+	if cluster == nil || graph == nil {
+		return nil, errors.New("recommend: a cluster model and a traffic graph are required")
+	}
+	if err := opts.Validate(); err != nil {
+		return nil, fmt.Errorf("recommend: %w", err)
+	}
+	o := opts.withDefaults()
+	inv := newInventory(cluster, newVolatility(o.VolatileLabels))
+	res := newResolver(inv, o.DNS)
+	t := readTraffic(graph, res)
+
+	b := &builder{opts: &o, inv: inv, rules: map[*group]*groupRules{}}
+	out := &Result{Style: o.Style, ObservedFrom: t.from, ObservedUntil: t.until, At: o.At}
+	if out.At.IsZero() {
+		out.At = t.until
+	}
+	out.Stats.Edges, out.Stats.Connections = t.edges, len(t.conns)
+	for _, c := range t.conns {
+		if !c.allowed() {
+			continue
+		}
+		out.Stats.Allowed++
+		b.connection(c)
+	}
+	out.Unresolved = b.sortedUnresolved()
+	out.Stats.Unresolved = len(out.Unresolved)
+
+	life := lifecycle{at: out.At, from: t.from, minObservation: o.MinObservation, stabilization: o.StabilizationPeriod}
+	if o.Style == StyleCalicoStaged {
+		out.ClusterObjects = []client.Object{calicoTier(&o)}
+	}
+	for _, ns := range inv.scopedNamespaces(&o) {
+		n := b.namespace(ns, life)
+		out.Stats.Workloads += len(n.Workloads)
+		out.Stats.Policies += len(n.Objects)
+		out.Namespaces = append(out.Namespaces, n)
+	}
+	out.Notes = b.sortedNotes()
+	logf.FromContext(ctx).V(1).Info("recommendation computed", "style", o.Style, "edges", t.edges,
+		"connections", len(t.conns), "allowed", out.Stats.Allowed, "unresolved", len(out.Unresolved),
+		"namespaces", len(out.Namespaces), "policies", out.Stats.Policies)
+	return out, nil
+}
+
+// Objects returns every object in the order to apply them: cluster-scoped first, then each
+// namespace's.
+func (r *Result) Objects() []client.Object {
+	out := slices.Clone(r.ClusterObjects)
+	for _, n := range r.Namespaces {
+		out = append(out, n.Objects...)
+	}
+	return out
+}
+
+// Namespace returns the recommendation for one namespace, or nil.
+func (r *Result) Namespace(name string) *Namespace {
+	i, ok := slices.BinarySearchFunc(r.Namespaces, name, func(n Namespace, name string) int { return cmp.Compare(n.Name, name) })
+	if !ok {
+		return nil
+	}
+	return &r.Namespaces[i]
+}

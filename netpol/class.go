@@ -35,6 +35,8 @@ type class struct {
 
 	once [2]sync.Once
 	pols [2]*[2][]*Policy // per view: per direction, in evaluation order
+	// memo holds verdicts with this class as the source.
+	memo memo
 }
 
 // identity is one label set a Calico selector may match an endpoint by.

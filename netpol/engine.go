@@ -27,8 +27,6 @@ type Engine struct {
 	byContent map[string]*class // resolved identity → class
 	nclasses  atomic.Int32
 
-	memo memo
-
 	// parent and change record how WithChange derived this engine, for Impact.
 	parent *Engine
 	change *change
@@ -44,6 +42,7 @@ const (
 
 // NewEngine returns an engine over a snapshot of c; later changes to c do not affect it.
 func NewEngine(c *Cluster) *Engine {
+	c.identities() // cached in c, so engines over the same cluster share it
 	return newEngine(c.Clone(), nil, nil, 0)
 }
 
@@ -57,7 +56,6 @@ func newEngine(c *Cluster, parentPolicies *policySet, parent *Engine, slot int) 
 	} else {
 		e.enforced = buildPolicySet(c, viewEnforced)
 	}
-	e.memo.init()
 	return e
 }
 

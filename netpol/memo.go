@@ -2,56 +2,73 @@ package netpol
 
 import "sync"
 
-// memoKey identifies a verdict question by endpoint classes and packet.
-type memoKey struct {
-	src, dst int32
-	icmp     int16
-	port     uint16
-	proto    uint8
-	view     uint8
-}
+// Verdicts are memoised per source class, keyed by destination class and packet, in a
+// compact form (what decided each direction; the rest follows from it).
 
-// memoShards spreads the verdict memo over locks so concurrent readers rarely meet.
-const memoShards = 64
+// memoLimit bounds each source class's memo; past it verdicts are computed but not kept, so
+// a long-lived engine's memory stays bounded by what it was asked first.
+const memoLimit = 1 << 14
 
-// memoLimit bounds each shard; past it new verdicts are computed but not kept, so a
-// long-lived engine's memory stays bounded by what it was asked first.
-const memoLimit = 1 << 16
-
-// memo keeps computed verdicts. Verdicts without traces are small values and immutable.
+// memo is one source class's verdicts.
 type memo struct {
-	shards [memoShards]memoShard
-}
-
-type memoShard struct {
 	mu sync.RWMutex
-	m  map[memoKey]Verdict
+	m  map[uint64]compactVerdict
 }
 
-func (m *memo) init() {
-	for i := range m.shards {
-		m.shards[i].m = map[memoKey]Verdict{}
+type compactHit struct {
+	policy *Policy
+	rule   int32
+	reason Reason
+	action Action
+}
+
+type compactVerdict struct{ egress, ingress compactHit }
+
+// memoKey packs the question: destination class, view, protocol and port (for ICMP, which
+// has no port, the type and code take the port's place).
+func memoKey(v view, dst *class, pkt *Packet) uint64 {
+	port := uint64(pkt.Port)
+	if !pkt.Proto.HasPorts() {
+		port = uint64(uint8(pkt.ICMPType))<<8 | uint64(uint8(pkt.ICMPCode))
+		if pkt.ICMPType < 0 {
+			port = 1 << 16 // unknown type: distinct from every known one
+		}
 	}
+	return uint64(uint32(dst.id))<<32 | port<<15 | uint64(pkt.Proto)<<1 | uint64(v)
 }
 
-func (k memoKey) shard() int {
-	h := uint32(k.src)*0x9e3779b1 ^ uint32(k.dst)*0x85ebca6b ^ uint32(k.port)*0xc2b2ae35 ^ uint32(k.proto)
-	return int(h>>26) % memoShards
-}
-
-func (m *memo) get(k memoKey) (Verdict, bool) {
-	s := &m.shards[k.shard()]
-	s.mu.RLock()
-	v, ok := s.m[k]
-	s.mu.RUnlock()
+func (m *memo) get(k uint64) (compactVerdict, bool) {
+	m.mu.RLock()
+	v, ok := m.m[k]
+	m.mu.RUnlock()
 	return v, ok
 }
 
-func (m *memo) put(k memoKey, v Verdict) {
-	s := &m.shards[k.shard()]
-	s.mu.Lock()
-	if len(s.m) < memoLimit {
-		s.m[k] = v
+func (m *memo) put(k uint64, v compactVerdict) {
+	m.mu.Lock()
+	if m.m == nil {
+		m.m = map[uint64]compactVerdict{}
 	}
-	s.mu.Unlock()
+	if len(m.m) < memoLimit {
+		m.m[k] = v
+	}
+	m.mu.Unlock()
+}
+
+func compact(h Hit) compactHit {
+	return compactHit{policy: h.Policy, rule: int32(h.RuleIndex), reason: h.Reason, action: h.Action}
+}
+
+func (c compactHit) decision() Decision {
+	h := Hit{Reason: c.reason, Action: c.action, Policy: c.policy, RuleIndex: int(c.rule)}
+	if c.policy != nil {
+		h.Tier = c.policy.Tier
+	}
+	return Decision{Allowed: c.action == ActionAllow, Hit: h}
+}
+
+func (c compactVerdict) verdict() Verdict {
+	v := Verdict{Egress: c.egress.decision(), Ingress: c.ingress.decision()}
+	v.Allowed = v.Egress.Allowed && v.Ingress.Allowed
+	return v
 }

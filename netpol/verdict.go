@@ -132,17 +132,14 @@ func (e *Engine) explain(v view, src, dst *Endpoint, pkt Packet) Verdict {
 }
 
 func (e *Engine) verdict(v view, s, d *class, pkt Packet) Verdict {
-	k := memoKey{src: s.id, dst: d.id, proto: uint8(pkt.Proto), port: pkt.Port, icmp: pkt.ICMPType<<8 | pkt.ICMPCode&0xff, view: uint8(v)}
-	if out, ok := e.memo.get(k); ok {
-		return out
+	k := memoKey(v, d, &pkt)
+	if out, ok := s.memo.get(k); ok {
+		return out.verdict()
 	}
-	out := Verdict{
-		Egress:  e.decide(v, Egress, s, d, &pkt, nil),
-		Ingress: e.decide(v, Ingress, s, d, &pkt, nil),
-	}
-	out.Allowed = out.Egress.Allowed && out.Ingress.Allowed
-	e.memo.put(k, out)
-	return out
+	eg := e.decide(v, Egress, s, d, &pkt, nil)
+	in := e.decide(v, Ingress, s, d, &pkt, nil)
+	s.memo.put(k, compactVerdict{egress: compact(eg.Hit), ingress: compact(in.Hit)})
+	return Verdict{Allowed: eg.Allowed && in.Allowed, Egress: eg, Ingress: in}
 }
 
 // decide evaluates one direction as Felix does: tiers in order; in each tier that has a

@@ -57,7 +57,7 @@ test-unit: ## Run the unit tests (no control plane needed)
 .PHONY: test-rego
 test-rego: ## Run the Rego rule library's tests with `flowguard rego test`
 	@if [[ -d rego/lib ]]; then \
-		go run ./cmd/flowguard rego test rego/lib; \
+		echo "go run ./cmd/flowguard rego test rego/lib"; go run ./cmd/flowguard rego test rego/lib; \
 	else \
 		echo "test-rego: rego/lib does not exist yet; no Rego tests to run"; \
 	fi

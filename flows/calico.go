@@ -13,6 +13,8 @@ type Parser struct {
 	sub scanner
 	in  *interner
 	ep  [2]rawEndpoint
+	// last holds each string field's previous value (see str).
+	last [16]string
 }
 
 // NewParser returns a Parser with the default interning limit.
@@ -22,7 +24,7 @@ type rawEndpoint struct {
 	typ            EndpointType
 	name, aggr, ns string
 	ip             netip.Addr
-	labels         Labels
+	labels         labelSet
 }
 
 // Fields every Calico flow-log record must carry.
@@ -212,7 +214,15 @@ func (p *Parser) expectKind(field []byte, want valueKind) error {
 	if got := s.peek(); got != want && got != kindNull {
 		return typeError(string(field), want.String(), got, s.i)
 	}
-	return inField(s.skip(0), string(field))
+	if err := s.skip(0); err != nil {
+		return inField(err, string(field))
+	}
+	return nil
+}
+
+// fieldSlot spreads field names over the last-value slots; sharing a slot only costs a miss.
+func fieldSlot(field string) int {
+	return (len(field)*7 + int(field[len(field)-1]) + int(field[0])) & 15
 }
 
 // str reads an interned string; null reads as "".
@@ -224,7 +234,14 @@ func (p *Parser) str(field string) (string, error) {
 		if err != nil {
 			return "", inField(err, field)
 		}
-		return p.in.str(b), nil
+		// A file comes from one node, and a batch often repeats a namespace or service: the
+		// last value of the field is a cheap, cache-hot first guess before the intern table.
+		slot := &p.last[fieldSlot(field)]
+		if string(b) == *slot {
+			return *slot, nil
+		}
+		*slot = p.in.str(b)
+		return *slot, nil
 	case kindNull:
 		_, _, err := s.literal()
 		return "", err

@@ -70,28 +70,30 @@ func (p *Parser) rawValue(field string, kinds ...valueKind) ([]byte, valueKind, 
 }
 
 // labels reads {"labels":["k=v",...]} (Felix's shape) or a bare ["k=v",...] (Goldmane's).
-func (p *Parser) labels(field string) (Labels, error) {
+func (p *Parser) labels(field string) (labelSet, error) {
 	at := p.sc.i
 	raw, kind, err := p.rawValue(field, kindObject, kindArray, kindString)
 	if err != nil || kind == kindNull {
-		return nil, err
+		return labelSet{}, err
 	}
 	if kind == kindString {
 		// "-" stands for no labels in some exports; anything else is not a label set.
 		if string(raw) == `"-"` || string(raw) == `""` {
-			return nil, nil
+			return labelSet{}, nil
 		}
-		return nil, typeError(field, "object", kindString, at)
+		return labelSet{}, typeError(field, "object", kindString, at)
 	}
 	if l, ok := p.in.labels[string(raw)]; ok {
 		return l, nil
 	}
 	l, err := p.parseLabels(raw, kind, field)
 	if err != nil {
-		return nil, inField(err, field)
+		return labelSet{}, inField(err, field)
 	}
-	remember(p.in.labels, p.in.limit, raw, l)
-	return l, nil
+	ls := labelSet{labels: l}
+	ls.serviceAccount, _ = l.Get(serviceAccountLabel)
+	remember(p.in.labels, p.in.limit, raw, ls)
+	return ls, nil
 }
 
 func (p *Parser) parseLabels(raw []byte, kind valueKind, field string) (Labels, error) {
@@ -313,7 +315,7 @@ const serviceAccountLabel = "projectcalico.org/serviceaccount"
 // endpoint folds the raw fields of one side into the aggregation identity: the aggregated name
 // stands for the workload, "-" placeholders become empty, and workload IPs are dropped.
 func (p *Parser) endpoint(r *rawEndpoint, side string) (Endpoint, error) {
-	e := Endpoint{Type: r.typ, Labels: r.labels}
+	e := Endpoint{Type: r.typ, Labels: r.labels.labels, ServiceAccount: r.labels.serviceAccount}
 	if r.ns != "-" {
 		e.Namespace = r.ns
 	}
@@ -328,9 +330,6 @@ func (p *Parser) endpoint(r *rawEndpoint, side string) (Endpoint, error) {
 	}
 	if r.typ == TypeNetwork && e.Name == "" && !e.IP.IsValid() {
 		return e, &ParseError{Reason: ReasonMissing, Field: side + "_name_aggr", Msg: "network endpoint has neither pub/pvt nor an IP"}
-	}
-	if sa, ok := r.labels.Get(serviceAccountLabel); ok {
-		e.ServiceAccount = sa
 	}
 	return e, nil
 }

@@ -50,7 +50,7 @@ type Graph struct {
 	retention   time.Duration
 	maxEdges    int
 	clock       clock.PassiveClock
-	ids         map[string]*identity
+	byName      map[nameKey][]*identity
 	byID        map[IdentityID]*identity
 	byNamespace map[string]map[IdentityID]*identity
 	nextID      IdentityID
@@ -114,7 +114,7 @@ func NewGraph(opts GraphOptions) (*Graph, error) {
 		retention:   opts.Retention,
 		maxEdges:    opts.MaxEdges,
 		clock:       opts.Clock,
-		ids:         make(map[string]*identity),
+		byName:      make(map[nameKey][]*identity),
 		byID:        make(map[IdentityID]*identity),
 		byNamespace: make(map[string]map[IdentityID]*identity),
 		edges:       make(map[edgeKey]*edge),
@@ -140,7 +140,7 @@ type GraphStats struct {
 func (g *Graph) Stats() GraphStats {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	s := GraphStats{Identities: len(g.ids), Edges: len(g.edges), Added: g.added.Load(), Expired: g.expired.Load(), Dropped: g.dropped.Load()}
+	s := GraphStats{Identities: len(g.byID), Edges: len(g.edges), Added: g.added.Load(), Expired: g.expired.Load(), Dropped: g.dropped.Load()}
 	for _, e := range g.edges {
 		s.Buckets += len(e.buckets)
 	}
@@ -161,8 +161,9 @@ func (g *Graph) Add(r *Record) bool {
 }
 
 // AddBatch aggregates records under one write lock and returns how many were kept; the rest
-// were older than retention or over the edge cap. The graph keeps no reference to the records
-// beyond their (immutable) strings and the policy traces, which it copies.
+// were older than retention or over the edge cap. The graph keeps the records' label slices
+// (Parser shares them between records, and copying each would cost more than the lookup):
+// callers must not modify a record's Labels after adding it. Policy traces are copied.
 func (g *Graph) AddBatch(recs []Record) int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -358,4 +359,9 @@ func (g *Graph) prune(horizon int64) {
 	if changed {
 		g.generation.Add(1)
 	}
+}
+
+func appendLenString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
 }

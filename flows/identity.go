@@ -1,7 +1,6 @@
 package flows
 
 import (
-	"encoding/binary"
 	"net/netip"
 )
 
@@ -20,50 +19,63 @@ type Identity struct {
 // against once, and that edges point to.
 type identity struct {
 	id  IdentityID
-	key string
 	ep  Endpoint
 	out []*edge // edges from this identity
 	in  []*edge // edges to this identity
 }
 
-// appendIdentityKey encodes the fields that make an identity, length-prefixed so that no two
-// endpoints share a key. Workload IPs are never part of it.
-func appendIdentityKey(b []byte, e *Endpoint) []byte {
-	b = append(b, byte(e.Type))
-	b = appendLenString(b, e.Namespace)
-	b = appendLenString(b, e.Name)
-	b = appendLenString(b, e.ServiceAccount)
-	if e.Type != TypeWorkload && e.IP.IsValid() {
-		ip := e.IP.As16()
-		b = append(b, 16)
-		b = append(b, ip[:]...)
-	} else {
-		b = append(b, 0)
-	}
-	b = binary.AppendUvarint(b, uint64(len(e.Labels)))
-	for _, kv := range e.Labels {
-		b = appendLenString(b, kv.Key)
-		b = appendLenString(b, kv.Value)
-	}
-	return b
+// nameKey is the first level of identity lookup. Most names have one identity; a workload
+// whose pods carry several label sets (a rollout in progress) has a few, told apart by
+// sameIdentity. Hashing this small key instead of the whole label set keeps lookups cheap.
+type nameKey struct {
+	typ      EndpointType
+	ns, name string
+	ip       netip.Addr // zero for workloads
 }
 
-func appendLenString(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
+func keyOf(e *Endpoint) nameKey {
+	k := nameKey{typ: e.Type, ns: e.Namespace, name: e.Name}
+	if e.Type != TypeWorkload {
+		k.ip = e.IP
+	}
+	return k
+}
+
+func sameIdentity(a, b *Endpoint) bool {
+	return a.ServiceAccount == b.ServiceAccount && labelsEqual(a.Labels, b.Labels)
+}
+
+// labelsEqual compares label sets; label sets from one Parser are shared, so the common case
+// is the same slice.
+func labelsEqual(a, b Labels) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	if len(a) == 0 || &a[0] == &b[0] {
+		return true
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // lookupIdentity finds the identity of e without creating it.
 func (g *Graph) lookupIdentity(e *Endpoint) *identity {
-	g.scratch = appendIdentityKey(g.scratch[:0], e)
-	return g.ids[string(g.scratch)]
+	for _, id := range g.byName[keyOf(e)] {
+		if sameIdentity(&id.ep, e) {
+			return id
+		}
+	}
+	return nil
 }
 
-// internIdentity finds or creates the identity of e. The endpoint's label slice is copied, so
-// the caller may reuse its own.
+// internIdentity finds or creates the identity of e. It keeps e's label slice, which callers
+// must not modify afterwards (see Add).
 func (g *Graph) internIdentity(e *Endpoint) *identity {
-	g.scratch = appendIdentityKey(g.scratch[:0], e)
-	if id, ok := g.ids[string(g.scratch)]; ok {
+	if id := g.lookupIdentity(e); id != nil {
 		return id
 	}
 	g.nextID++
@@ -71,11 +83,9 @@ func (g *Graph) internIdentity(e *Endpoint) *identity {
 	if ep.Type == TypeWorkload {
 		ep.IP = netip.Addr{}
 	}
-	if len(e.Labels) > 0 {
-		ep.Labels = append(Labels(nil), e.Labels...)
-	}
-	id := &identity{id: g.nextID, key: string(g.scratch), ep: ep}
-	g.ids[id.key] = id
+	id := &identity{id: g.nextID, ep: ep}
+	k := keyOf(&ep)
+	g.byName[k] = append(g.byName[k], id)
 	g.byID[id.id] = id
 	ns := g.byNamespace[ep.Namespace]
 	if ns == nil {
@@ -87,7 +97,22 @@ func (g *Graph) internIdentity(e *Endpoint) *identity {
 }
 
 func (g *Graph) dropIdentity(id *identity) {
-	delete(g.ids, id.key)
+	if _, ok := g.byID[id.id]; !ok {
+		return
+	}
+	k := keyOf(&id.ep)
+	list := g.byName[k]
+	for i, x := range list {
+		if x == id {
+			list = append(list[:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(g.byName, k)
+	} else {
+		g.byName[k] = list
+	}
 	delete(g.byID, id.id)
 	if ns := g.byNamespace[id.ep.Namespace]; ns != nil {
 		delete(ns, id.id)

@@ -10,9 +10,15 @@ package flows
 type interner struct {
 	limit   int
 	strs    map[string]string
-	labels  map[string]Labels
+	labels  map[string]labelSet
 	traces  map[string]policyTrace
 	domains map[string][]string
+}
+
+// labelSet is an interned label set with the service account Calico records in it.
+type labelSet struct {
+	labels         Labels
+	serviceAccount string
 }
 
 type policyTrace struct {
@@ -29,7 +35,7 @@ func newInterner(limit int) *interner {
 	return &interner{
 		limit:   limit,
 		strs:    make(map[string]string, 1024),
-		labels:  make(map[string]Labels, 256),
+		labels:  make(map[string]labelSet, 256),
 		traces:  make(map[string]policyTrace, 256),
 		domains: make(map[string][]string),
 	}
@@ -37,8 +43,11 @@ func newInterner(limit int) *interner {
 
 // str returns the shared copy of b.
 func (in *interner) str(b []byte) string {
-	if len(b) == 0 {
+	switch {
+	case len(b) == 0:
 		return ""
+	case len(b) == 1 && b[0] == '-':
+		return "-" // Calico's placeholder, in most records several times
 	}
 	if s, ok := in.strs[string(b)]; ok {
 		return s

@@ -2,21 +2,14 @@ package webhook
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/flowguard/flowguard/api/v1alpha1"
 	"github.com/flowguard/flowguard/rego"
 )
-
-// regoRuleView is the part of a RegoRule the compile check reads.
-type regoRuleView struct {
-	Spec struct {
-		Source string `json:"source"`
-	} `json:"spec"`
-}
 
 // compileRegoRule refuses a RegoRule whose module does not compile, breaks the sandbox or lacks
 // the metadata a rule needs, with one field error per compiler message, each naming its line.
@@ -26,15 +19,15 @@ func (h *Handler) compileRegoRule(_ context.Context, r *review) result {
 	if !r.kind.regoRule {
 		return result{}
 	}
-	p := field.NewPath("spec", "source")
-	var v regoRuleView
-	if err := json.Unmarshal(r.req.Object.Raw, &v); err != nil {
+	p := field.NewPath("spec", "module")
+	var rr v1alpha1.RegoRule
+	if err := h.decoder.DecodeRaw(r.req.Object, &rr); err != nil {
 		return result{errs: field.ErrorList{field.Invalid(field.NewPath("spec"), "", fmt.Sprintf("cannot decode RegoRule: %v", err))}}
 	}
-	if v.Spec.Source == "" {
+	if rr.Spec.Module == "" {
 		return result{errs: field.ErrorList{field.Required(p, "a RegoRule carries its Rego module")}}
 	}
-	_, err := rego.CompileUserRule(r.req.Name, v.Spec.Source)
+	_, err := rego.CompileUserRule(r.req.Name, rr.Spec.Module)
 	if err == nil {
 		return result{}
 	}
@@ -47,7 +40,7 @@ func (h *Handler) compileRegoRule(_ context.Context, r *review) result {
 		if ce.File != "" && ce.File != r.req.Name {
 			continue // the built-in library compiled beside it is not the author's problem
 		}
-		errs = append(errs, field.Invalid(p, sourceLine(v.Spec.Source, ce.Line), compileMessage(ce)))
+		errs = append(errs, field.Invalid(p, sourceLine(rr.Spec.Module, ce.Line), compileMessage(ce)))
 	}
 	if len(errs) == 0 {
 		errs = field.ErrorList{field.Invalid(p, "", err.Error())}

@@ -64,6 +64,7 @@ func NewRootCommand(stdout, stderr io.Writer) *cobra.Command {
 
 	root.AddCommand(
 		newVersionCommand(),
+		newServeCommand(log),
 		newRegoCommand(),
 	)
 	return root

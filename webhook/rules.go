@@ -1,0 +1,139 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/flowguard/flowguard/api/v1alpha1"
+	"github.com/flowguard/flowguard/rego"
+)
+
+// +kubebuilder:rbac:groups=flowguard.dev,resources=regorules,verbs=get;list;watch
+
+// RuleSetter is the part of *rego.Engine that RuleLoader drives.
+type RuleSetter interface {
+	SetUserRuleSet(rules []rego.UserRule) error
+}
+
+// RuleLoader keeps the engine's user rules in step with the RegoRules in the cluster, on every
+// replica, without a restart. Changes are coalesced: a burst of edits compiles the rule set once.
+type RuleLoader struct {
+	engine RuleSetter
+	reader client.Reader
+	kick   chan struct{}
+	loaded atomic.Bool
+	reg    toolscache.ResourceEventHandlerRegistration
+}
+
+// NewRuleLoader returns a loader that lists RegoRules through reader (the manager's cache).
+func NewRuleLoader(engine RuleSetter, reader client.Reader) *RuleLoader {
+	return &RuleLoader{engine: engine, reader: reader, kick: make(chan struct{}, 1)}
+}
+
+// Watch asks to be told of every RegoRule change.
+func (l *RuleLoader) Watch(ctx context.Context, c cache.Cache) error {
+	inf, err := c.GetInformer(ctx, &v1alpha1.RegoRule{})
+	if err != nil {
+		return fmt.Errorf("watch RegoRules: %w", err)
+	}
+	kick := func(any) {
+		select {
+		case l.kick <- struct{}{}:
+		default: // a reload is already pending; it will see this change too
+		}
+	}
+	l.reg, err = inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    kick,
+		UpdateFunc: func(_, o any) { kick(o) },
+		DeleteFunc: kick,
+	})
+	if err != nil {
+		return fmt.Errorf("watch RegoRules: %w", err)
+	}
+	return nil
+}
+
+// Start reloads the rule set after each change until ctx ends. It is a manager Runnable that
+// runs on every replica.
+func (l *RuleLoader) Start(ctx context.Context) error {
+	log := logf.FromContext(ctx).WithName("regorules")
+	if l.reg == nil {
+		return errors.New("load RegoRules: Watch was not called")
+	}
+	// Load once the first list has arrived, even when it is empty, then after each change.
+	if !toolscache.WaitForCacheSync(ctx.Done(), l.reg.HasSynced) {
+		return nil
+	}
+	for {
+		if err := l.reload(ctx); err != nil {
+			log.Error(err, "Some RegoRules are not in force")
+		}
+		l.loaded.Store(true)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-l.kick:
+		}
+	}
+}
+
+// NeedLeaderElection is false: every replica evaluates the user rules.
+func (l *RuleLoader) NeedLeaderElection() bool { return false }
+
+func (l *RuleLoader) reload(ctx context.Context) error {
+	var list v1alpha1.RegoRuleList
+	if err := l.reader.List(ctx, &list); err != nil {
+		return fmt.Errorf("list RegoRules: %w", err)
+	}
+	rules := make([]rego.UserRule, 0, len(list.Items))
+	var errs []error
+	for i := range list.Items {
+		r, err := userRule(&list.Items[i])
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		rules = append(rules, r)
+	}
+	if err := l.engine.SetUserRuleSet(rules); err != nil {
+		errs = append(errs, err)
+	}
+	logf.FromContext(ctx).Info("User rules reloaded", "regorules", len(list.Items))
+	return errors.Join(errs...)
+}
+
+func userRule(rr *v1alpha1.RegoRule) (rego.UserRule, error) {
+	r := rego.UserRule{
+		Name:     rr.Name,
+		Source:   rr.Spec.Module,
+		Action:   rego.Action(rr.Spec.EnforcementAction),
+		Severity: rego.Severity(rr.Spec.Severity),
+		Targets:  rr.Spec.Targets,
+	}
+	if p := rr.Spec.Parameters; p != nil && len(p.Raw) > 0 {
+		if err := json.Unmarshal(p.Raw, &r.Parameters); err != nil {
+			return r, fmt.Errorf("RegoRule %s: spec.parameters: %w", rr.Name, err)
+		}
+	}
+	return r, nil
+}
+
+// errRulesNotLoaded is what readiness reports until the RegoRules have been loaded once.
+var errRulesNotLoaded = errors.New("RegoRules have not been loaded yet")
+
+// Loaded reports whether the user rules have been loaded once: a replica that admitted requests
+// before would skip every user rule.
+func (l *RuleLoader) Loaded() error {
+	if l.loaded.Load() {
+		return nil
+	}
+	return errRulesNotLoaded
+}

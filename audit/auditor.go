@@ -165,15 +165,23 @@ func (a *Auditor) tick(ctx context.Context) time.Time {
 		}
 		now := a.deps.Clock.Now()
 		done := a.done[sched.UID]
+		ran := true
 		if req, ok := runRequested(sched); ok && req != done.request {
 			a.run(ctx, sched, cs, trigger{request: req})
 		} else if slot, ok := due(sched, cs, now); ok && !slot.Equal(done.slot) {
 			a.run(ctx, sched, cs, trigger{slot: slot})
+		} else {
+			ran = false
 		}
+		var n time.Time
 		if !sched.Spec.Suspend {
-			if n := cs.Next(a.deps.Clock.Now()); !n.IsZero() && (next.IsZero() || n.Before(next)) {
+			n = cs.Next(a.deps.Clock.Now())
+			if !n.IsZero() && (next.IsZero() || n.Before(next)) {
 				next = n
 			}
+		}
+		if !ran {
+			a.syncNextRun(ctx, sched, n)
 		}
 	}
 	for name := range a.known {

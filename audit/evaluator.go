@@ -7,7 +7,7 @@ import (
 
 // Evaluator runs the audit rules over a snapshot of the cluster and its observed traffic. The
 // auditor and the offline CLI share it: in the cluster it reads the informer-backed State, offline
-// the manifests and flow files given. NewRegoEvaluator adapts the rule engine.
+// the manifests and flow files given. Package regoeval adapts the rule engine.
 type Evaluator interface {
 	Evaluate(ctx context.Context, scope Scope) (Result, error)
 }

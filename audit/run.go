@@ -212,6 +212,29 @@ func (a *Auditor) invalidSchedule(ctx context.Context, sched *v1alpha1.AuditSche
 	}
 }
 
+// syncNextRun keeps status.nextRunTime current for a schedule that did not run (a new one, a
+// suspended one, one whose schedule changed), so kubectl shows when it will.
+func (a *Auditor) syncNextRun(ctx context.Context, sched *v1alpha1.AuditSchedule, next time.Time) {
+	cur := sched.Status.NextRunTime
+	if (next.IsZero() && cur == nil) || (cur != nil && cur.Time.Equal(next.Truncate(time.Second))) {
+		return
+	}
+	err := retry.RetryOnConflict(retry.DefaultBackoff, func() error {
+		var fresh v1alpha1.AuditSchedule
+		if err := a.deps.Reader.Get(ctx, client.ObjectKeyFromObject(sched), &fresh); err != nil {
+			return client.IgnoreNotFound(err)
+		}
+		fresh.Status.NextRunTime = nil
+		if !next.IsZero() {
+			fresh.Status.NextRunTime = ptrTime(next)
+		}
+		return a.deps.Client.Status().Update(ctx, &fresh)
+	})
+	if err != nil {
+		logf.FromContext(ctx).Error(err, "update AuditSchedule status", "schedule", sched.Name)
+	}
+}
+
 func ptrTime(t time.Time) *metav1.Time {
 	mt := metav1.NewTime(t)
 	return &mt

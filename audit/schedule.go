@@ -55,7 +55,7 @@ func lastSlot(s cron.Schedule, after, now time.Time) time.Time {
 
 // due says whether a schedule owes a scheduled run at now, and for which cron time: the latest
 // slot after the last completed one (or after the schedule's creation). A slot missed while no
-// auditor was leading is run late, once.
+// auditor was leading is run late, once, unless it is later than spec.startingDeadline.
 func due(sched *v1alpha1.AuditSchedule, s cron.Schedule, now time.Time) (time.Time, bool) {
 	if sched.Spec.Suspend {
 		return time.Time{}, false
@@ -65,6 +65,9 @@ func due(sched *v1alpha1.AuditSchedule, s cron.Schedule, now time.Time) (time.Ti
 		after = st.Time
 	}
 	slot := lastSlot(s, after, now)
+	if d := sched.Spec.StartingDeadline; d != nil && d.Duration > 0 && now.Sub(slot) > d.Duration {
+		return time.Time{}, false
+	}
 	return slot, !slot.IsZero()
 }
 

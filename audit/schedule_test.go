@@ -52,6 +52,16 @@ func TestDue(t *testing.T) {
 			sched: schedule("0 3 * * *", lastRunAt("2026-03-01T03:00:00Z")), now: "2026-03-05T04:00:00Z",
 			wantDue: true, wantSlot: "2026-03-05T03:00:00Z",
 		},
+		"a slot missed by more than the starting deadline is skipped": {
+			sched: schedule("0 3 * * *", func(s *v1alpha1.AuditSchedule) {
+				s.Spec.StartingDeadline = &metav1.Duration{Duration: 10 * time.Minute}
+			}), now: "2026-03-01T03:11:00Z",
+		},
+		"a slot missed by less than the starting deadline still runs": {
+			sched: schedule("0 3 * * *", func(s *v1alpha1.AuditSchedule) {
+				s.Spec.StartingDeadline = &metav1.Duration{Duration: 10 * time.Minute}
+			}), now: "2026-03-01T03:09:00Z", wantDue: true, wantSlot: "2026-03-01T03:00:00Z",
+		},
 		"a suspended schedule is never due": {
 			sched: schedule("0 3 * * *", func(s *v1alpha1.AuditSchedule) { s.Spec.Suspend = true }), now: "2026-03-02T03:00:00Z",
 		},

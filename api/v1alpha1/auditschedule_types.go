@@ -94,9 +94,16 @@ type AuditScheduleSpec struct {
 	// +kubebuilder:validation:Maximum=1000
 	MaxViolationsPerReport *int32 `json:"maxViolationsPerReport,omitempty"`
 
+	// StartingDeadline is how late a scheduled run may still start, e.g. after no auditor was
+	// leading for a while; a slot missed by more is skipped and the next one awaited. No limit
+	// when empty: the latest missed slot is run once, late.
+	// +optional
+	StartingDeadline *metav1.Duration `json:"startingDeadline,omitempty"`
+
 	// Suspend stops scheduled runs; a run-now request is still honoured.
 	// +optional
-	Suspend bool `json:"suspend,omitempty"`
+	// +kubebuilder:default=false
+	Suspend bool `json:"suspend"`
 }
 
 // AuditRule selects one rule and overrides its parameters.

@@ -1,4 +1,4 @@
-package audit
+package regoeval
 
 import (
 	"fmt"
@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/flowguard/flowguard/audit"
 	"github.com/flowguard/flowguard/rego"
 )
 
@@ -24,27 +25,27 @@ const (
 )
 
 // FromRego converts the engine's audit result into findings (sorted) and skipped rules.
-func FromRego(res rego.Result) ([]Finding, []Skipped) {
-	fs := make([]Finding, 0, len(res.Violations))
+func FromRego(res rego.Result) ([]audit.Finding, []audit.Skipped) {
+	fs := make([]audit.Finding, 0, len(res.Violations))
 	for _, v := range res.Violations {
 		fs = append(fs, FromViolation(v))
 	}
-	SortFindings(fs)
-	var skipped []Skipped
+	audit.SortFindings(fs)
+	var skipped []audit.Skipped
 	for _, r := range res.Skipped {
-		skipped = append(skipped, Skipped{Rule: r.ID, Reason: "needs observed traffic, and none is loaded"})
+		skipped = append(skipped, audit.Skipped{Rule: r.ID, Reason: "needs observed traffic, and none is loaded"})
 	}
 	for _, e := range res.Errors {
-		skipped = append(skipped, Skipped{Rule: e.Rule.ID, Reason: "evaluation failed: " + e.Err.Error()})
+		skipped = append(skipped, audit.Skipped{Rule: e.Rule.ID, Reason: "evaluation failed: " + e.Err.Error()})
 	}
 	return fs, skipped
 }
 
 // FromViolation converts one violation.
-func FromViolation(v rego.Violation) Finding {
-	f := Finding{
-		Rule: v.Rule.ID, Title: v.Rule.Title, Severity: Severity(v.Rule.Severity), Message: v.Msg,
-		Resource: Resource{APIVersion: v.Resource.APIVersion, Kind: v.Resource.Kind, Namespace: v.Resource.Namespace, Name: v.Resource.Name},
+func FromViolation(v rego.Violation) audit.Finding {
+	f := audit.Finding{
+		Rule: v.Rule.ID, Title: v.Rule.Title, Severity: audit.Severity(v.Rule.Severity), Message: v.Msg,
+		Resource: audit.Resource{APIVersion: v.Resource.APIVersion, Kind: v.Resource.Kind, Namespace: v.Resource.Namespace, Name: v.Resource.Name},
 	}
 	for k, val := range v.Details {
 		switch k {
@@ -80,8 +81,8 @@ func FromViolation(v rego.Violation) Finding {
 // flowText matches the builtins' flow description "SRC -> DST:PORT/PROTO".
 var flowText = regexp.MustCompile(`^(.+) -> (.+?)(?::(\d+))?(?:/([A-Za-z0-9]+))?$`)
 
-func flowFromGroup(m map[string]any) Flow {
-	var fl Flow
+func flowFromGroup(m map[string]any) audit.Flow {
+	var fl audit.Flow
 	if s, ok := m["flow"].(string); ok {
 		if p := flowText.FindStringSubmatch(s); p != nil {
 			fl.Source, fl.Destination, fl.Protocol = p[1], p[2], p[4]
@@ -111,13 +112,13 @@ func flowFromGroup(m map[string]any) Flow {
 }
 
 // fixFrom reads details.fix: a manifest, a rule to put in place of details.path, or a sentence.
-func fixFrom(val any, details map[string]any) *Fix {
+func fixFrom(val any, details map[string]any) *audit.Fix {
 	switch x := val.(type) {
 	case string:
-		return &Fix{Description: x}
+		return &audit.Fix{Description: x}
 	case map[string]any:
 		if kind, ok := x["kind"].(string); ok {
-			return &Fix{Description: "Apply this " + kind + ".", Policy: x}
+			return &audit.Fix{Description: "Apply this " + kind + ".", Policy: x}
 		}
 		where := "the rule"
 		if path, ok := details["path"].(string); ok && path != "" {
@@ -126,7 +127,7 @@ func fixFrom(val any, details map[string]any) *Fix {
 				where = dir + " " + where
 			}
 		}
-		return &Fix{Description: fmt.Sprintf("Replace %s with this one, narrowed to the observed traffic.", where), Policy: x}
+		return &audit.Fix{Description: fmt.Sprintf("Replace %s with this one, narrowed to the observed traffic.", where), Policy: x}
 	}
 	return nil
 }

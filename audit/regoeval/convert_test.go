@@ -1,4 +1,4 @@
-package audit
+package regoeval
 
 import (
 	"encoding/json"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/flowguard/flowguard/audit"
 	"github.com/flowguard/flowguard/rego"
 )
 
@@ -17,7 +18,7 @@ func TestFromViolation(t *testing.T) {
 	narrowed := map[string]any{"from": []any{map[string]any{"podSelector": map[string]any{}}}}
 	tests := map[string]struct {
 		violation rego.Violation
-		want      Finding
+		want      audit.Finding
 	}{
 		"flow groups become flows, the total is kept and other details become facts": {
 			violation: rego.Violation{Rule: rego.Rule{ID: "denied-traffic", Severity: rego.SeverityLow}, Msg: "denied",
@@ -29,9 +30,9 @@ func TestFromViolation(t *testing.T) {
 						map[string]any{"flow": "shop/x-* -> shop/y-*", "count": 2.0},
 					},
 				}},
-			want: Finding{Rule: "denied-traffic", Severity: "low", Message: "denied",
-				Resource: Resource{APIVersion: "v1", Kind: "Namespace", Name: "shop"},
-				Evidence: Evidence{FlowsTotal: 3, Facts: map[string]any{"connections": json.Number("310")}, Flows: []Flow{
+			want: audit.Finding{Rule: "denied-traffic", Severity: "low", Message: "denied",
+				Resource: audit.Resource{APIVersion: "v1", Kind: "Namespace", Name: "shop"},
+				Evidence: audit.Evidence{FlowsTotal: 3, Facts: map[string]any{"connections": json.Number("310")}, Flows: []audit.Flow{
 					{Source: "pub", Destination: "shop/db-*", Port: 5432, Protocol: "TCP", Count: 310,
 						LastSeen: time.Date(2025, 10, 1, 9, 0, 0, 0, time.UTC)},
 					{Source: "shop/x-*", Destination: "shop/y-*", Count: 2},
@@ -41,7 +42,7 @@ func TestFromViolation(t *testing.T) {
 			violation: rego.Violation{Rule: rego.Rule{ID: "staged-would-break"}, Details: map[string]any{
 				"flows": []any{map[string]any{"flow": "a -> b:1/UDP", "source": "shop/web", "action": "allow", "port": 8080.0}},
 			}},
-			want: Finding{Rule: "staged-would-break", Evidence: Evidence{FlowsTotal: 1, Flows: []Flow{
+			want: audit.Finding{Rule: "staged-would-break", Evidence: audit.Evidence{FlowsTotal: 1, Flows: []audit.Flow{
 				{Source: "shop/web", Destination: "b", Port: 8080, Protocol: "UDP", Action: "allow"}}}},
 		},
 		"a manifest fix is applied as it is": {
@@ -49,22 +50,22 @@ func TestFromViolation(t *testing.T) {
 				"direction": "ingress",
 				"fix":       map[string]any{"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy"},
 			}},
-			want: Finding{Rule: "missing-default-deny", Evidence: Evidence{Facts: map[string]any{"direction": "ingress"}},
-				Fix: &Fix{Description: "Apply this NetworkPolicy.", Policy: map[string]any{"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy"}}},
+			want: audit.Finding{Rule: "missing-default-deny", Evidence: audit.Evidence{Facts: map[string]any{"direction": "ingress"}},
+				Fix: &audit.Fix{Description: "Apply this NetworkPolicy.", Policy: map[string]any{"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy"}}},
 		},
 		"a rule fix replaces the rule at details.path": {
 			violation: rego.Violation{Rule: allowAll, Resource: np, Msg: "wide", Details: map[string]any{
 				"direction": "ingress", "path": "spec.ingress[0]", "fix": narrowed,
 			}},
-			want: Finding{Rule: "wider-than-observed", Title: allowAll.Title, Severity: "medium", Message: "wide",
-				Resource: Resource{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy", Namespace: "shop", Name: "api"},
-				Evidence: Evidence{Facts: map[string]any{"direction": "ingress", "path": "spec.ingress[0]"}},
-				Fix: &Fix{Description: "Replace ingress rule spec.ingress[0] with this one, narrowed to the observed traffic.",
+			want: audit.Finding{Rule: "wider-than-observed", Title: allowAll.Title, Severity: "medium", Message: "wide",
+				Resource: audit.Resource{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy", Namespace: "shop", Name: "api"},
+				Evidence: audit.Evidence{Facts: map[string]any{"direction": "ingress", "path": "spec.ingress[0]"}},
+				Fix: &audit.Fix{Description: "Replace ingress rule spec.ingress[0] with this one, narrowed to the observed traffic.",
 					Policy: narrowed}},
 		},
 		"a sentence fix is a description": {
 			violation: rego.Violation{Rule: rego.Rule{ID: "host-network-bypass"}, Details: map[string]any{"fix": "Use a HostEndpoint policy."}},
-			want:      Finding{Rule: "host-network-bypass", Fix: &Fix{Description: "Use a HostEndpoint policy."}},
+			want:      audit.Finding{Rule: "host-network-bypass", Fix: &audit.Fix{Description: "Use a HostEndpoint policy."}},
 		},
 	}
 	for name, tc := range tests {
@@ -81,7 +82,7 @@ func TestFromRegoSkips(t *testing.T) {
 		Skipped: []rego.Rule{{ID: "unused-rule"}},
 		Errors:  []rego.RuleError{{Rule: rego.Rule{ID: "mine"}, Err: errors.New("boom")}},
 	})
-	want := []Skipped{
+	want := []audit.Skipped{
 		{Rule: "unused-rule", Reason: "needs observed traffic, and none is loaded"},
 		{Rule: "mine", Reason: "evaluation failed: boom"},
 	}

@@ -97,7 +97,7 @@ func shopFindings(now time.Time) []audit.Finding {
 			}},
 			Fix: &audit.Fix{Description: "Replace ingress rule spec.ingress[0] with this one, narrowed to the observed traffic.", Policy: narrowed}},
 		{Rule: "missing-default-deny", Severity: "medium", Resource: audit.Resource{APIVersion: "v1", Kind: "Namespace", Name: "payments"},
-			Message: "Namespace payments has no default-deny for ingress: a pod that no other policy selects is open.",
+			Message:  "Namespace payments has no default-deny for ingress: a pod that no other policy selects is open.",
 			Evidence: audit.Evidence{Facts: map[string]any{"direction": "ingress"}},
 			Fix:      &audit.Fix{Description: "Apply this NetworkPolicy.", Policy: defaultDeny}},
 		{Rule: "shadowed-rule", Severity: "low",

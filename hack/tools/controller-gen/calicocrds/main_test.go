@@ -121,9 +121,9 @@ func TestMissingKinds(t *testing.T) {
 		want, got []string
 		missing   string
 	}{
-		"all present":   {want: []string{"Tier", "NetworkSet"}, got: []string{"NetworkSet", "Tier"}},
-		"one misspelt":  {want: []string{"Tier", "NetworkSets"}, got: []string{"Tier"}, missing: "NetworkSets"},
-		"none produced": {want: []string{"Tier"}, missing: "Tier"},
+		"all present":    {want: []string{"Tier", "NetworkSet"}, got: []string{"NetworkSet", "Tier"}},
+		"one misspelled": {want: []string{"Tier", "NetworkSets"}, got: []string{"Tier"}, missing: "NetworkSets"},
+		"none produced":  {want: []string{"Tier"}, missing: "Tier"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -76,8 +76,8 @@ func resolve(ix *identityIndex, c *Cluster, ep *Endpoint) *class {
 		}
 	case EndpointWorkload:
 		if ep.WorkloadKind == "Pod" {
-			if p, ok := ix.pods[nsName{ep.Namespace, ep.Name}]; ok {
-				cl.workload = ix.podOwner[nsName{ep.Namespace, ep.Name}]
+			if p, ok := ix.ns(ep.Namespace).pods[ep.Name]; ok {
+				cl.workload = ix.ns(ep.Namespace).podOwner[ep.Name]
 				labels, cl.sa, cl.ports, cl.ips = p.Labels, p.ServiceAccount, p.Ports, p.IPs
 				break
 			}
@@ -119,12 +119,12 @@ func resolve(ix *identityIndex, c *Cluster, ep *Endpoint) *class {
 	if cl.kind == EndpointWorkload {
 		cl.labels[labelCalicoOrchestrator] = "k8s"
 		cl.labels[labelCalicoServiceAccount] = cl.sa
-		if l, ok := ix.saLabels[nsName{cl.ns, cl.sa}]; ok {
+		if l, ok := ix.ns(cl.ns).saLabels[cl.sa]; ok {
 			cl.saLabels = l
 		} else {
 			cl.saLabels = selector.Map{labelCalicoName: cl.sa}
 		}
-		for _, s := range ix.services[cl.ns] {
+		for _, s := range ix.ns(cl.ns).services {
 			if s.sel.Matches(selector.Map(labels)) {
 				cl.services = append(cl.services, svcMember{ns: s.ns, name: s.name, ports: servicePorts(s, cl.ports)})
 			}

@@ -86,8 +86,11 @@ type Cluster struct {
 	hosts       cow[string, *HostEndpoint]
 
 	// ids is derived from the identity objects (everything but policies and tiers) and
-	// rebuilt lazily after they change; it is immutable and shared between clones.
-	ids *identityIndex
+	// rebuilt lazily after they change, namespace by namespace; it is immutable and shared
+	// between clones. dirtyNS and dirtyGlobal say what changed since it was built.
+	ids         *identityIndex
+	dirtyNS     map[string]bool
+	dirtyGlobal bool
 }
 
 // NewCluster returns an empty cluster.
@@ -99,7 +102,20 @@ func (c *Cluster) Clone() *Cluster {
 	c.accounts.shared, c.services.shared, c.policies.shared = true, true, true
 	c.tiers.shared, c.sets.shared, c.hosts.shared = true, true, true
 	cp := *c
+	cp.dirtyNS = maps.Clone(c.dirtyNS)
 	return &cp
+}
+
+// touch records that identity objects changed: in namespace ns, or global ones.
+func (c *Cluster) touch(ns string, global bool) {
+	if global {
+		c.dirtyGlobal = true
+		return
+	}
+	if c.dirtyNS == nil {
+		c.dirtyNS = map[string]bool{}
+	}
+	c.dirtyNS[ns] = true
 }
 
 // Add creates or replaces obj (a typed object of a kind netpol reads). The object is
@@ -175,12 +191,21 @@ func (c *Cluster) add(obj runtime.Object, src Source) *ObjectError {
 		}
 		c.controllers.set(WorkloadRef{Kind: kind, Namespace: ns, Name: name}, obj)
 	}
-	if _, isPolicy := policyRefOf(obj); !isPolicy {
-		if _, isTier := obj.(*calicov3.Tier); !isTier {
-			c.ids = nil
+	c.touchFor(obj, ns)
+	return nil
+}
+
+// touchFor marks what an added or removed object changes in the identity index.
+func (c *Cluster) touchFor(obj runtime.Object, ns string) {
+	switch obj.(type) {
+	case *corev1.Namespace, *calicov3.NetworkSet, *calicov3.GlobalNetworkSet, *calicov3.HostEndpoint:
+		c.touch("", true)
+	case *calicov3.Tier:
+	default:
+		if _, isPolicy := policyRefOf(obj); !isPolicy {
+			c.touch(ns, false)
 		}
 	}
-	return nil
 }
 
 // Remove deletes the object with obj's kind, namespace and name; removing an object that is
@@ -218,7 +243,7 @@ func (c *Cluster) Remove(obj runtime.Object) error {
 		}
 		c.controllers.del(WorkloadRef{Kind: kind, Namespace: ns, Name: name})
 	}
-	c.ids = nil
+	c.touchFor(obj, ns)
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/flowguard/flowguard/flows"
@@ -34,61 +35,146 @@ type service struct {
 
 // identityIndex is everything derived from the identity objects (namespaces, workloads, pods,
 // service accounts, services, sets, hosts): workloads with their pods folded in, and the
-// lookups endpoint resolution needs. It is immutable once built.
+// lookups endpoint resolution needs. It is immutable once built; a change to one namespace's
+// objects builds a new index that shares every other namespace's part.
 type identityIndex struct {
-	workloads  map[WorkloadRef]*Workload
-	ordered    []*Workload                  // by namespace, name, kind
-	byName     map[nsName][]*Workload       // workloads and folded pods by name
-	podOwner   map[nsName]*Workload         // every pod, folded or standalone
-	pods       map[nsName]*Workload         // every pod on its own
+	byNS       map[string]*nsIdentities
+	ordered    []*Workload                  // every workload, by namespace, name, kind
 	byIP       map[netip.Addr]*Workload     // pod addresses
 	nsLabels   map[string]selector.Map      // namespaces with objects
-	saLabels   map[nsName]selector.Map      // service accounts with objects
-	services   map[string][]*service        // by namespace
+	namespaces []string                     // namespaces with objects, sorted
 	sets       []*NetworkSet                // every set
 	setByName  map[nsName]*NetworkSet       //
 	hosts      map[string]*HostEndpoint     //
 	hostByIP   map[netip.Addr]*HostEndpoint //
-	namespaces []string                     // namespaces with objects, sorted
 }
 
-func (c *Cluster) identities() *identityIndex {
-	if c.ids == nil {
-		c.ids = buildIdentities(c)
+// nsIdentities is one namespace's part of the index.
+type nsIdentities struct {
+	workloads map[WorkloadRef]*Workload
+	ordered   []*Workload
+	byName    map[string][]*Workload // workloads, folded controllers and pods by name
+	podOwner  map[string]*Workload   // every pod, folded or standalone
+	pods      map[string]*Workload   // every pod on its own
+	saLabels  map[string]selector.Map
+	services  []*service
+}
+
+var emptyNS = &nsIdentities{}
+
+func (ix *identityIndex) ns(name string) *nsIdentities {
+	if n, ok := ix.byNS[name]; ok {
+		return n
 	}
+	return emptyNS
+}
+
+// workload returns the workload ref names, or nil.
+func (ix *identityIndex) workload(ref WorkloadRef) *Workload {
+	return ix.ns(ref.Namespace).workloads[ref]
+}
+
+// identities returns the index, building what changed since it was last built.
+func (c *Cluster) identities() *identityIndex {
+	switch {
+	case c.ids == nil:
+		c.ids = buildIdentities(c)
+	case c.dirtyGlobal || len(c.dirtyNS) > 0:
+		c.ids = c.ids.update(c)
+	default:
+		return c.ids
+	}
+	c.dirtyGlobal, c.dirtyNS = false, nil
 	return c.ids
 }
 
+// clusterObjects are one namespace's identity objects.
+type clusterObjects struct {
+	controllers []runtime.Object
+	pods        []*corev1.Pod
+	accounts    []*corev1.ServiceAccount
+	services    []*corev1.Service
+}
+
 func buildIdentities(c *Cluster) *identityIndex {
-	ix := &identityIndex{
-		workloads: map[WorkloadRef]*Workload{}, byName: map[nsName][]*Workload{},
-		podOwner: map[nsName]*Workload{}, pods: map[nsName]*Workload{}, byIP: map[netip.Addr]*Workload{},
-		nsLabels: map[string]selector.Map{}, saLabels: map[nsName]selector.Map{},
-		services: map[string][]*service{}, setByName: map[nsName]*NetworkSet{},
-		hosts: map[string]*HostEndpoint{}, hostByIP: map[netip.Addr]*HostEndpoint{},
+	ix := &identityIndex{byNS: map[string]*nsIdentities{}}
+	ix.buildGlobal(c)
+	objs := map[string]*clusterObjects{}
+	get := func(ns string) *clusterObjects {
+		o, ok := objs[ns]
+		if !ok {
+			o = &clusterObjects{}
+			objs[ns] = o
+		}
+		return o
 	}
+	for ref, obj := range c.controllers.m {
+		get(ref.Namespace).controllers = append(get(ref.Namespace).controllers, obj)
+	}
+	for k, p := range c.pods.m {
+		get(k.Namespace).pods = append(get(k.Namespace).pods, p)
+	}
+	for k, sa := range c.accounts.m {
+		get(k.Namespace).accounts = append(get(k.Namespace).accounts, sa)
+	}
+	for k, s := range c.services.m {
+		get(k.Namespace).services = append(get(k.Namespace).services, s)
+	}
+	for ns, o := range objs {
+		ix.byNS[ns] = buildNamespace(o)
+	}
+	ix.collect()
+	return ix
+}
+
+// update returns a new index for c, rebuilding only the namespaces marked dirty (and the
+// global part when marked) and sharing the rest with ix.
+func (ix *identityIndex) update(c *Cluster) *identityIndex {
+	next := *ix
+	if c.dirtyGlobal {
+		next.buildGlobal(c)
+	}
+	if len(c.dirtyNS) > 0 {
+		next.byNS = maps.Clone(ix.byNS)
+		for ns := range c.dirtyNS {
+			o := &clusterObjects{}
+			for ref, obj := range c.controllers.m {
+				if ref.Namespace == ns {
+					o.controllers = append(o.controllers, obj)
+				}
+			}
+			for k, p := range c.pods.m {
+				if k.Namespace == ns {
+					o.pods = append(o.pods, p)
+				}
+			}
+			for k, sa := range c.accounts.m {
+				if k.Namespace == ns {
+					o.accounts = append(o.accounts, sa)
+				}
+			}
+			for k, s := range c.services.m {
+				if k.Namespace == ns {
+					o.services = append(o.services, s)
+				}
+			}
+			next.byNS[ns] = buildNamespace(o)
+		}
+		next.collect()
+	}
+	return &next
+}
+
+// buildGlobal derives the namespace labels, sets and hosts.
+func (ix *identityIndex) buildGlobal(c *Cluster) {
+	ix.nsLabels, ix.namespaces = map[string]selector.Map{}, nil
 	for name := range c.namespaces.m {
 		l, _ := c.NamespaceLabels(name)
 		ix.nsLabels[name] = l
 		ix.namespaces = append(ix.namespaces, name)
 	}
 	slices.Sort(ix.namespaces)
-	for k, sa := range c.accounts.m {
-		l := selector.Map{}
-		maps.Copy(l, sa.Labels)
-		l[labelCalicoName] = k.Name
-		ix.saLabels[k] = l
-	}
-	for k, s := range c.services.m {
-		if len(s.Spec.Selector) == 0 {
-			continue // endpoints managed by hand: nothing to resolve offline
-		}
-		sel, err := selector.FromLabelSelector(&metav1.LabelSelector{MatchLabels: s.Spec.Selector})
-		if err != nil {
-			continue
-		}
-		ix.services[k.Namespace] = append(ix.services[k.Namespace], &service{ns: k.Namespace, name: k.Name, sel: sel, ports: s.Spec.Ports})
-	}
+	ix.sets, ix.setByName = nil, map[nsName]*NetworkSet{}
 	for _, s := range c.sets.m {
 		ix.sets = append(ix.sets, s)
 		ix.setByName[nsName{s.Namespace, s.Name}] = s
@@ -96,21 +182,63 @@ func buildIdentities(c *Cluster) *identityIndex {
 	slices.SortFunc(ix.sets, func(a, b *NetworkSet) int {
 		return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
 	})
+	ix.hosts, ix.hostByIP = map[string]*HostEndpoint{}, map[netip.Addr]*HostEndpoint{}
 	for name, h := range c.hosts.m {
 		ix.hosts[name] = h
 		for _, ip := range h.IPs {
 			ix.hostByIP[ip] = h
 		}
 	}
+}
+
+// collect rebuilds the cross-namespace lists from the per-namespace parts.
+func (ix *identityIndex) collect() {
+	names := slices.Sorted(maps.Keys(ix.byNS))
+	ix.ordered = ix.ordered[:0:0]
+	ix.byIP = map[netip.Addr]*Workload{}
+	for _, ns := range names {
+		n := ix.byNS[ns]
+		ix.ordered = append(ix.ordered, n.ordered...)
+		for _, w := range n.ordered {
+			for _, ip := range w.IPs {
+				ix.byIP[ip] = w
+			}
+		}
+	}
+}
+
+// buildNamespace folds one namespace's pods into their workloads.
+func buildNamespace(o *clusterObjects) *nsIdentities {
+	n := &nsIdentities{
+		workloads: map[WorkloadRef]*Workload{}, byName: map[string][]*Workload{},
+		podOwner: map[string]*Workload{}, pods: map[string]*Workload{}, saLabels: map[string]selector.Map{},
+	}
+	for _, sa := range o.accounts {
+		l := selector.Map{}
+		maps.Copy(l, sa.Labels)
+		l[labelCalicoName] = sa.Name
+		n.saLabels[sa.Name] = l
+	}
+	for _, s := range o.services {
+		if len(s.Spec.Selector) == 0 {
+			continue // endpoints managed by hand: nothing to resolve offline
+		}
+		sel, err := selector.FromLabelSelector(&metav1.LabelSelector{MatchLabels: s.Spec.Selector})
+		if err != nil {
+			continue
+		}
+		n.services = append(n.services, &service{ns: s.Namespace, name: s.Name, sel: sel, ports: s.Spec.Ports})
+	}
+	slices.SortFunc(n.services, func(a, b *service) int { return strings.Compare(a.name, b.name) })
 
 	// Controllers owned by other controllers (ReplicaSets of Deployments, Jobs of CronJobs)
 	// fold into their owner.
 	controllers := map[WorkloadRef]*Workload{}
-	byNS := map[string][]*Workload{}
-	for ref, obj := range c.controllers.m {
+	var all []*Workload
+	for _, obj := range o.controllers {
 		w := newWorkload(obj)
-		controllers[ref] = w
-		byNS[ref.Namespace] = append(byNS[ref.Namespace], w)
+		controllers[w.WorkloadRef] = w
+		all = append(all, w)
 	}
 	top := func(w *Workload) *Workload {
 		for range 3 {
@@ -125,44 +253,40 @@ func buildIdentities(c *Cluster) *identityIndex {
 		}
 		return w
 	}
-	for _, w := range controllers {
+	for _, w := range all {
 		if t := top(w); t == w {
-			ix.add(w)
+			n.add(w)
 		} else {
-			ix.byName[nsName{w.Namespace, w.Name}] = append(ix.byName[nsName{w.Namespace, w.Name}], t)
+			n.byName[w.Name] = append(n.byName[w.Name], t)
 		}
 	}
-	for k, pod := range c.pods.m {
+	for _, pod := range o.pods {
 		p := newWorkload(pod)
-		owner := ownerOf(p, controllers, byNS[k.Namespace], top)
+		owner := ownerOf(p, controllers, all, top)
 		if owner == nil {
-			ix.add(p)
+			n.add(p)
 			owner = p
 		} else {
 			owner.Pods = append(owner.Pods, p.Name)
 			owner.IPs = append(owner.IPs, p.IPs...)
-			ix.byName[k] = append(ix.byName[k], owner)
+			n.byName[p.Name] = append(n.byName[p.Name], owner)
 		}
-		ix.podOwner[k] = owner
-		ix.pods[k] = p
-		for _, ip := range p.IPs {
-			ix.byIP[ip] = owner
-		}
+		n.podOwner[p.Name] = owner
+		n.pods[p.Name] = p
 	}
-	slices.SortFunc(ix.ordered, func(a, b *Workload) int {
-		return strings.Compare(a.Namespace+"/"+a.Name+"/"+a.Kind, b.Namespace+"/"+b.Name+"/"+b.Kind)
+	slices.SortFunc(n.ordered, func(a, b *Workload) int {
+		return strings.Compare(a.Name+"/"+a.Kind, b.Name+"/"+b.Kind)
 	})
-	for _, w := range ix.ordered {
+	for _, w := range n.ordered {
 		slices.Sort(w.Pods)
 	}
-	return ix
+	return n
 }
 
-func (ix *identityIndex) add(w *Workload) {
-	ix.workloads[w.WorkloadRef] = w
-	ix.ordered = append(ix.ordered, w)
-	k := nsName{w.Namespace, w.Name}
-	ix.byName[k] = append(ix.byName[k], w)
+func (n *nsIdentities) add(w *Workload) {
+	n.workloads[w.WorkloadRef] = w
+	n.ordered = append(n.ordered, w)
+	n.byName[w.Name] = append(n.byName[w.Name], w)
 }
 
 // ownerOf finds the workload a pod folds into: its controller by owner reference, else a
@@ -202,7 +326,7 @@ func kindRank(kind string) int {
 func (ix *identityIndex) resolveName(ns, name, kind string, labels selector.Labels) *Workload {
 	pick := func(n string) *Workload {
 		var found *Workload
-		for _, w := range ix.byName[nsName{ns, n}] {
+		for _, w := range ix.ns(ns).byName[n] {
 			if kind != "" && w.Kind != kind && !(kind == "Pod" && slices.Contains(w.Pods, n)) {
 				continue
 			}
@@ -229,8 +353,8 @@ func (ix *identityIndex) resolveName(ns, name, kind string, labels selector.Labe
 	// Last resort: the workload with the longest name that prefixes this one and whose
 	// selector matches the observed labels.
 	var best *Workload
-	for _, w := range ix.ordered {
-		if w.Namespace != ns || !strings.HasPrefix(base, w.Name+"-") || w.selector == nil || !w.selector.Matches(labels) {
+	for _, w := range ix.ns(ns).ordered {
+		if !strings.HasPrefix(base, w.Name+"-") || w.selector == nil || !w.selector.Matches(labels) {
 			continue
 		}
 		if best == nil || len(w.Name) > len(best.Name) {

@@ -50,18 +50,18 @@ func (c *Cluster) ParsePeer(s string) (*Endpoint, error) {
 	}
 	ix := c.identities()
 	var found []WorkloadRef
-	if w, ok := ix.workloads[WorkloadRef{Kind: kindOr(kind, "Pod"), Namespace: ns, Name: name}]; ok && (kind == "" || kind == "Pod") {
+	if w := ix.workload(WorkloadRef{Kind: "Pod", Namespace: ns, Name: name}); w != nil && (kind == "" || kind == "Pod") {
 		found = append(found, w.WorkloadRef)
 	}
 	for _, k := range workloadKinds {
 		if kind != "" && kind != k {
 			continue
 		}
-		if w, ok := ix.workloads[WorkloadRef{Kind: k, Namespace: ns, Name: name}]; ok {
+		if w := ix.workload(WorkloadRef{Kind: k, Namespace: ns, Name: name}); w != nil {
 			found = append(found, w.WorkloadRef)
 		}
 	}
-	if _, ok := ix.pods[nsName{ns, name}]; ok && (kind == "" || kind == "Pod") && !slices.Contains(found, WorkloadRef{"Pod", ns, name}) {
+	if _, ok := ix.ns(ns).pods[name]; ok && (kind == "" || kind == "Pod") && !slices.Contains(found, WorkloadRef{"Pod", ns, name}) {
 		found = append(found, WorkloadRef{Kind: "Pod", Namespace: ns, Name: name})
 	}
 	switch len(found) {
@@ -69,10 +69,8 @@ func (c *Cluster) ParsePeer(s string) (*Endpoint, error) {
 		return WorkloadEndpoint(found[0]), nil
 	case 0:
 		var known []string
-		for _, w := range ix.ordered {
-			if w.Namespace == ns {
-				known = append(known, w.Kind+"/"+w.Name)
-			}
+		for _, w := range ix.ns(ns).ordered {
+			known = append(known, w.Kind+"/"+w.Name)
 		}
 		if len(known) == 0 {
 			return nil, fmt.Errorf("peer %q: no workload or pod in namespace %q", s, ns)
@@ -84,13 +82,6 @@ func (c *Cluster) ParsePeer(s string) (*Endpoint, error) {
 		alts[i] = f.Namespace + "/" + f.Kind + "/" + f.Name
 	}
 	return nil, fmt.Errorf("peer %q is ambiguous: write one of %s", s, strings.Join(alts, ", "))
-}
-
-func kindOr(k, def string) string {
-	if k == "" {
-		return def
-	}
-	return k
 }
 
 // ParsePort reads PORT[/PROTO] as the CLI takes it: a number or a port name, and tcp (the

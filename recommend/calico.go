@@ -107,7 +107,7 @@ func (b *builder) calicoEntity(ns string, p peer) calicov3.EntityRule {
 	case peerNetworkSet:
 		s := p.set
 		if !b.setSelectable(s) {
-			return calicov3.EntityRule{Nets: prefixStrings(s.Nets)}
+			return calicov3.EntityRule{Nets: prefixStrings(sortedNets(s.Nets))}
 		}
 		e := calicov3.EntityRule{Selector: (&labelSelector{Match: s.Labels}).calico()}
 		switch {

@@ -156,7 +156,7 @@ func flow(src, dst flows.Endpoint, proto flows.Protocol, port uint16, mods ...re
 	return r
 }
 
-func denied(r *flows.Record)       { r.Action = flows.ActionDeny }
+func denied(r *flows.Record)        { r.Action = flows.ActionDeny }
 func reportedBySrc(r *flows.Record) { r.Reporter = flows.ReporterSrc }
 
 // at places the record's window at t0+d.

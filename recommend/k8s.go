@@ -146,7 +146,7 @@ func (b *builder) k8sPeers(ns string, p peer) []networkingv1.NetworkPolicyPeer {
 		return []networkingv1.NetworkPolicyPeer{out}
 	case peerNetworkSet:
 		var out []networkingv1.NetworkPolicyPeer
-		for _, n := range p.set.Nets {
+		for _, n := range sortedNets(p.set.Nets) {
 			out = append(out, ipBlock(n.String()))
 		}
 		return out
@@ -166,6 +166,16 @@ func (b *builder) k8sPeers(ns string, p peer) []networkingv1.NetworkPolicyPeer {
 		return []networkingv1.NetworkPolicyPeer{pub}
 	}
 	return nil
+}
+
+// sortedNets returns a copy of nets in address order, so output does not depend on the order
+// a set lists them in.
+func sortedNets(nets []netip.Prefix) []netip.Prefix {
+	out := slices.Clone(nets)
+	slices.SortFunc(out, func(a, b netip.Prefix) int {
+		return cmp.Or(a.Addr().Compare(b.Addr()), cmp.Compare(a.Bits(), b.Bits()))
+	})
+	return out
 }
 
 func ipBlock(cidr string) networkingv1.NetworkPolicyPeer {

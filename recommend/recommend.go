@@ -107,7 +107,7 @@ func Recommend(ctx context.Context, cluster *netpol.Cluster, graph *flows.Graph,
 	t := readTraffic(graph, res)
 
 	b := &builder{opts: &o, inv: inv, rules: map[*group]*groupRules{}}
-	out := &Result{Style: o.Style, ObservedFrom: t.from, ObservedUntil: t.until, At: o.At}
+	out := &Result{Style: o.Style, ObservedFrom: t.from, ObservedUntil: t.until, At: o.At.UTC()}
 	if out.At.IsZero() {
 		out.At = t.until
 	}

@@ -111,6 +111,8 @@ func readTraffic(g *flows.Graph, res *resolver) *traffic {
 	t := &traffic{conns: map[connKey]*conn{}}
 	g.Range(flows.Query{}, func(e *flows.Edge) bool {
 		t.edges++
+		// The graph hands out local times; results are in UTC wherever they are read.
+		e.FirstSeen, e.LastSeen = e.FirstSeen.UTC(), e.LastSeen.UTC()
 		if t.from.IsZero() || e.FirstSeen.Before(t.from) {
 			t.from = e.FirstSeen
 		}

@@ -172,8 +172,8 @@ policyTypes:
 `,
 		},
 		"pods of other namespaces by kubernetes.io/metadata.name": {
-			objs: []runtime.Object{namespace("storefront"), deployment("storefront", "web", withLabels("app.kubernetes.io/name=web"))},
-			recs: []flows.Record{flow(wep("storefront", "web-55-*"), api, flows.ProtoTCP, 8080)},
+			objs:   []runtime.Object{namespace("storefront"), deployment("storefront", "web", withLabels("app.kubernetes.io/name=web"))},
+			recs:   []flows.Record{flow(wep("storefront", "web-55-*"), api, flows.ProtoTCP, 8080)},
 			policy: "flowguard-api",
 			want: `
 ingress:
@@ -277,8 +277,8 @@ policyTypes:
 `,
 		},
 		"a workload whose labels are a subset of another's excludes it": {
-			objs: []runtime.Object{deployment("shop", "api-canary", withLabels("app=api", "tier=backend", "track=canary"))},
-			recs: []flows.Record{flow(frontend, api, flows.ProtoTCP, 8080)},
+			objs:   []runtime.Object{deployment("shop", "api-canary", withLabels("app=api", "tier=backend", "track=canary"))},
+			recs:   []flows.Record{flow(frontend, api, flows.ProtoTCP, 8080)},
 			policy: "flowguard-api",
 			want: `
 ingress:

@@ -156,4 +156,3 @@ func TestResolveEndpoints(t *testing.T) {
 		})
 	}
 }
-

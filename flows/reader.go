@@ -22,7 +22,8 @@ import (
 // outlive the call. An error stops the reading and is returned to the caller.
 type RecordFunc func(*Record) error
 
-// Reader reads Calico flow-log files: plain or gzip-compressed (detected by their magic bytes),
+// Reader reads flow-log files (Calico flow logs, or Goldmane flows as JSON lines; see
+// Parser.ParseLine): plain or gzip-compressed (detected by their magic bytes),
 // single files, folders, and rotated sets. Bad records are counted in Tally and skipped; only a
 // file that cannot be opened or read at all is an error. A Reader is not safe for concurrent use.
 type Reader struct {
@@ -212,7 +213,7 @@ func (r *Reader) streamFault(ctx context.Context, name string, split *lineSplitt
 	if split.pending() {
 		kept := false
 		err := split.flush(func(line []byte, _ int, tooLong bool) error {
-			if tooLong || r.parser.ParseCalico(line, &r.rec) != nil {
+			if tooLong || r.parser.ParseLine(line, &r.rec) != nil {
 				return nil
 			}
 			kept = true
@@ -238,8 +239,12 @@ func (r *Reader) line(ctx context.Context, at Location, line []byte, tooLong boo
 	if len(bytes.TrimSpace(line)) == 0 {
 		return nil
 	}
-	if err := r.parser.ParseCalico(line, &r.rec); err != nil {
-		r.malformed(ctx, classify(err, line), at, err)
+	if err := r.parser.ParseLine(line, &r.rec); err != nil {
+		reason := classify(err, line)
+		if reason != reasonOf(err) {
+			err = fmt.Errorf("line is not text: %w", err)
+		}
+		r.malformed(ctx, reason, at, err)
 		return nil
 	}
 	r.accepted()

@@ -66,6 +66,7 @@ func NewRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newVersionCommand(),
 		newServeCommand(log),
 		newRegoCommand(),
+		newFlowsCommand(log),
 	)
 	return root
 }

@@ -32,11 +32,6 @@ import (
 	"github.com/flowguard/flowguard/webhook"
 )
 
-// Leader election for the singleton roles.
-//
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch
-// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
-
 // ServeOptions configure `flowguard serve`.
 type ServeOptions struct {
 	Kubeconfig string

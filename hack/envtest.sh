@@ -18,9 +18,16 @@ build() { # build NAME TOOLS_DIR PACKAGE
 	(
 		while sleep 30; do echo "envtest: still building $name, $((SECONDS - start))s elapsed"; done
 	) &
-	local ticker=$!
-	trap 'kill $ticker 2>/dev/null' RETURN
-	(cd "$root/hack/tools/$dir" && CGO_ENABLED=0 go build -trimpath -ldflags=-s -o "$dest/$name.tmp" "$pkg")
+	local ticker=$! rc=0
+	(cd "$root/hack/tools/$dir" && CGO_ENABLED=0 go build -trimpath -ldflags=-s -o "$dest/$name.tmp" "$pkg") || rc=$?
+	# Stop the ticker whatever happened, so a failed build leaves nothing running.
+	kill "$ticker" 2>/dev/null
+	wait "$ticker" 2>/dev/null || true
+	if ((rc)); then
+		rm -f "$dest/$name.tmp"
+		echo "envtest: building $name failed after $((SECONDS - start))s" >&2
+		return "$rc"
+	fi
 	mv "$dest/$name.tmp" "$dest/$name"
 	echo "envtest: built $name in $((SECONDS - start))s"
 }

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/flowguard/flowguard/netpol"
 )
 
 type decisionKey struct{}
@@ -17,9 +19,24 @@ type decision struct {
 	state State
 	// from and to bound the lookback window of observed traffic.
 	from, to time.Time
-	memo     map[string][]memoEntry
-	// index is built on first use by the builtins that need it; see index.go.
-	index *clusterIndex
+	memo     map[memoKey][]memoEntry
+	shared   *shared
+
+	// req is the admission request under review (nil in an audit); input is the rule input of
+	// the evaluation under way.
+	req   *AdmissionRequest
+	input ast.Value
+
+	baseEngine  *netpol.Engine
+	worldDone   bool
+	worldEngine *netpol.Engine
+	worldErr    error
+}
+
+// memoKey finds a builtin call's answers: the builtin and the hash of its arguments.
+type memoKey struct {
+	name string
+	hash int
 }
 
 type memoEntry struct {
@@ -28,8 +45,8 @@ type memoEntry struct {
 	err   error
 }
 
-func newDecision(ctx context.Context, state State, lookback time.Duration) *decision {
-	d := &decision{state: state, memo: map[string][]memoEntry{}}
+func newDecision(ctx context.Context, state State, sh *shared, lookback time.Duration) *decision {
+	d := &decision{state: state, shared: sh, memo: map[memoKey][]memoEntry{}}
 	if state != nil {
 		d.to = state.Now()
 		d.from = d.to.Add(-lookback)
@@ -46,7 +63,11 @@ func decisionFrom(ctx context.Context) *decision {
 // memoised answers a builtin call from the memo, or computes and remembers it: rules that ask the
 // same question in one decision pay for it once.
 func (d *decision) memoised(b builtin, args []*ast.Term) (ast.Value, error) {
-	for _, e := range d.memo[b.name] {
+	key := memoKey{name: b.name}
+	for _, a := range args {
+		key.hash = key.hash*31 + a.Hash()
+	}
+	for _, e := range d.memo[key] {
 		if termsEqual(e.args, args) {
 			return e.value, e.err
 		}
@@ -55,7 +76,7 @@ func (d *decision) memoised(b builtin, args []*ast.Term) (ast.Value, error) {
 		return nil, err
 	}
 	v, err := b.impl(d, args)
-	d.memo[b.name] = append(d.memo[b.name], memoEntry{args: args, value: v, err: err})
+	d.memo[key] = append(d.memo[key], memoEntry{args: args, value: v, err: err})
 	return v, err
 }
 

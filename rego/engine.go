@@ -21,6 +21,7 @@ type Engine struct {
 	state   State
 	opts    Options
 	library []ruleSource
+	shared  shared
 
 	mu  sync.Mutex // serialises rule-set changes
 	set atomic.Pointer[ruleSet]
@@ -135,7 +136,8 @@ func (e *Engine) Admit(ctx context.Context, req AdmissionRequest) (Result, error
 	}
 	ctx, cancel := context.WithTimeout(ctx, e.opts.Deadline)
 	defer cancel()
-	d := newDecision(ctx, e.state, e.opts.Lookback)
+	d := newDecision(ctx, e.state, &e.shared, e.opts.Lookback)
+	d.req, d.input = &req, input
 	err = e.evaluate(d, rules, input, requestResource(req), &res)
 	return res, err
 }
@@ -172,13 +174,14 @@ func (e *Engine) evaluate(d *decision, rules []*compiledRule, input ast.Value, r
 	return nil
 }
 
-// stopped returns why the decision must stop before or during rule cr, or nil to go on.
+// stopped returns why the decision must stop before or during rule cr, or nil to go on: a
+// RuleError wrapping ErrDeadline, or the context's error.
 func (e *Engine) stopped(d *decision, cr *compiledRule, ref ResourceRef) error {
 	switch err := d.ctx.Err(); {
 	case err == nil:
 		return nil
 	case errors.Is(err, context.DeadlineExceeded):
-		return fmt.Errorf("rule %s on %s: cut off by the decision deadline (%s): %w", cr.rule.ID, ref, e.opts.Deadline, ErrDeadline)
+		return RuleError{Rule: cr.rule, Err: fmt.Errorf("on %s: cut off by the decision deadline (%s): %w", ref, e.opts.Deadline, ErrDeadline)}
 	default:
 		return fmt.Errorf("rule %s on %s: %w", cr.rule.ID, ref, err)
 	}

@@ -132,7 +132,7 @@ func TestDeadlineCutsOffALoopingRule(t *testing.T) {
 	if !errors.Is(err, ErrDeadline) {
 		t.Fatalf("Admit error = %v, want ErrDeadline", err)
 	}
-	if !strings.Contains(err.Error(), "rule b-loops on ConfigMap shop/cm") {
+	if !strings.Contains(err.Error(), "rule b-loops: on ConfigMap shop/cm") {
 		t.Errorf("error %q does not name the rule and object", err)
 	}
 	if len(res.Violations) != 1 || res.Violations[0].Msg != "first" {

@@ -112,6 +112,21 @@ type AdmissionRequest struct {
 type AuditScope struct {
 	Namespaces []string // empty: all
 	Rules      []string // rule ids; empty: all
+	// Objects, when set, limits the audit to these objects (matched by group, kind, namespace
+	// and name), e.g. the objects of a change under review.
+	Objects []ResourceRef
+}
+
+func (s AuditScope) includes(ref ResourceRef) bool {
+	if len(s.Objects) == 0 {
+		return true
+	}
+	for _, o := range s.Objects {
+		if groupOf(o.APIVersion) == groupOf(ref.APIVersion) && o.Kind == ref.Kind && o.Namespace == ref.Namespace && o.Name == ref.Name {
+			return true
+		}
+	}
+	return false
 }
 
 // Options configure an Engine.

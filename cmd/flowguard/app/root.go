@@ -66,7 +66,9 @@ func NewRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newVersionCommand(),
 		newServeCommand(log),
 		newRegoCommand(),
+		newCheckCommand(),
 		newFlowsCommand(log),
+		newAuditCommand(),
 	)
 	return root
 }

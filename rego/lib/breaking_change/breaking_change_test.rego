@@ -32,7 +32,7 @@ test_cutting_observed_flows_is_denied if {
 		with flowguard.impact as two_broken
 		with data.flowguard.lookback as "24h"
 	vs == {{
-		"msg": "Creating NetworkPolicy shop/deny-all would deny 2 observed flows (24 connections) allowed in the last 24h: shop/frontend-* -> shop/api-*:8080/TCP (20 flows, last seen 2025-10-01T10:00:00Z), shop/worker-* -> shop/api-*:8080/TCP (4 flows, last seen 2025-10-01T10:00:00Z)",
+		"msg": "Creating NetworkPolicy shop/deny-all would deny 2 observed flows (24 connections) allowed in the last 24h: shop/frontend-* -> shop/api-*:8080/TCP (20 connections, last seen 2025-10-01T10:00:00Z), shop/worker-* -> shop/api-*:8080/TCP (4 connections, last seen 2025-10-01T10:00:00Z)",
 		"details": {"operation": "CREATE", "total": 2, "connections": 24, "flows": two_broken.broken},
 	}}
 }
@@ -41,7 +41,7 @@ test_the_first_few_and_the_total if {
 	some v in breaking_change.violation with input as {"operation": "UPDATE", "object": deny_all, "oldObject": deny_all}
 		with flowguard.impact as two_broken
 		with data.flowguard.parameters as {"breaking-change": {"max_flows_listed": 1}}
-	endswith(v.msg, "shop/frontend-* -> shop/api-*:8080/TCP (20 flows, last seen 2025-10-01T10:00:00Z) and 1 more")
+	endswith(v.msg, "shop/frontend-* -> shop/api-*:8080/TCP (20 connections, last seen 2025-10-01T10:00:00Z) and 1 more")
 	count(v.details.flows) == 1
 	v.details.total == 2
 }

@@ -4,8 +4,10 @@
 package flowguard.report
 
 # flow_text describes one flow group returned by flowguard.impact, flowguard.flows or
-# flowguard.rule_usage: "shop/web-* -> shop/api-*:8080/TCP (12 flows, last seen 2025-10-01T10:00:00Z)".
-flow_text(g) := sprintf("%s (%d flows, last seen %s)", [g.flow, g.count, g.last_seen])
+# flowguard.rule_usage: "shop/web-* -> shop/api-*:8080/TCP (12 connections, last seen
+# 2025-10-01T10:00:00Z)". A flow is a source, destination, port and protocol; its count is the
+# connections observed.
+flow_text(g) := sprintf("%s (%d %s, last seen %s)", [g.flow, g.count, plural(g.count, "connection", "connections"), g.last_seen])
 
 # first_flows lists the first n groups and says how many are left out of total.
 first_flows(groups, total, n) := text if {

@@ -14,7 +14,7 @@ test_staged_policy_that_would_break if {
 	vs := staged_would_break.violation with input as {"operation": "AUDIT", "object": staged}
 		with flowguard.impact as {"broken": [broken], "broken_total": 1, "broken_flows": 42}
 		with data.flowguard.lookback as "24h"
-	{v.msg | some v in vs} == {"Calico StagedNetworkPolicy shop/lockdown, if enforced, would deny 1 observed flow (42 connections) allowed in the last 24h: shop/web-* -> shop/api-*:8080/TCP (42 flows, last seen 2025-10-01T10:00:00Z)"}
+	{v.msg | some v in vs} == {"Calico StagedNetworkPolicy shop/lockdown, if enforced, would deny 1 observed flow (42 connections) allowed in the last 24h: shop/web-* -> shop/api-*:8080/TCP (42 connections, last seen 2025-10-01T10:00:00Z)"}
 }
 
 test_harmless_staged_policy_passes if {

@@ -32,7 +32,7 @@ violation contains v if {
 	v := {
 		"msg": sprintf("%s: %s rule %s matched no observed flow in the last %s (%d %s reached the endpoints it protects); remove it, or check that its peers still exist", [
 			policy.describe(input.object), u.direction, u.path, report.lookback,
-			u.selected_flows, report.plural(u.selected_flows, "flow", "flows"),
+			u.selected_flows, report.plural(u.selected_flows, "connection", "connections"),
 		]),
 		"details": {"direction": u.direction, "path": u.path, "selected_flows": u.selected_flows},
 	}

@@ -15,7 +15,7 @@ test_rule_without_flows_is_reported if {
 		with flowguard.rule_usage as [usage(0, 12, 12), usage(1, 0, 12)]
 		with data.flowguard.lookback as "7d"
 	vs == {{
-		"msg": "NetworkPolicy shop/web: ingress rule spec.ingress[1] matched no observed flow in the last 7d (12 flows reached the endpoints it protects); remove it, or check that its peers still exist",
+		"msg": "NetworkPolicy shop/web: ingress rule spec.ingress[1] matched no observed flow in the last 7d (12 connections reached the endpoints it protects); remove it, or check that its peers still exist",
 		"details": {"direction": "ingress", "path": "spec.ingress[1]", "selected_flows": 12},
 	}}
 }

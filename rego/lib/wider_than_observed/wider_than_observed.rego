@@ -38,7 +38,7 @@ violation contains v if {
 	v := {
 		"msg": sprintf("%s: %s rule %s allows %s, but in the last %s carried only %d %s from %s on %s; narrow it to the observed traffic (details.fix)", [
 			policy.describe(input.object), u.direction, u.path, concat(" and ", [wide[k] | some k in sort(object.keys(wide))]),
-			report.lookback, u.flows, report.plural(u.flows, "flow", "flows"),
+			report.lookback, u.flows, report.plural(u.flows, "connection", "connections"),
 			concat(", ", u.peer_names), concat(",", u.port_names),
 		]),
 		"details": {
@@ -54,7 +54,10 @@ violation contains v if {
 # widths maps "peers" and/or "ports" to why the rule is wider than its observed traffic there.
 widths(r, u) := object.union(peer_width(r, u), port_width(r, u))
 
+# Peers that cannot be named narrower (the aggregated public or private internet, network sets,
+# hosts) justify wide peers: the rule cannot be narrowed to them.
 peer_width(r, u) := {"peers": sprintf("wide peers (%s)", [why])} if {
+	u.opaque_peers == 0
 	why := policy.wide_peers(r, report.parameter(id, "max_prefix", 8))
 	count(u.peer_names) <= report.parameter(id, "max_observed_peers", 5)
 } else := {}

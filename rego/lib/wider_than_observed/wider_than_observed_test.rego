@@ -8,12 +8,12 @@ policy(ingress) := {
 	"spec": {"podSelector": {"matchLabels": {"app": "api"}}, "ingress": ingress},
 }
 
-narrowed := {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "shop"}}, "podSelector": {"matchLabels": {"app": "web"}}}], "ports": [{"protocol": "TCP", "port": 8080}]}
+narrowed := [{"from": [{"podSelector": {"matchLabels": {"app": "web"}}}], "ports": [{"protocol": "TCP", "port": 8080}]}]
 
 usage(flows) := [{
 	"direction": "ingress", "index": 0, "path": "spec.ingress[0]", "action": "Allow",
 	"flows": flows, "selected_flows": flows, "last_seen": "2025-10-01T10:00:00Z",
-	"peer_names": ["shop/web-*"], "port_names": ["TCP/8080"], "narrowed": narrowed,
+	"peer_names": ["shop/web-*"], "opaque_peers": 0, "port_names": ["TCP/8080"], "narrowed": narrowed,
 }]
 
 test_allow_all_carrying_one_peer_on_one_port if {
@@ -21,7 +21,7 @@ test_allow_all_carrying_one_peer_on_one_port if {
 		with flowguard.rule_usage as usage(40)
 		with data.flowguard.lookback as "24h"
 	some v in vs
-	v.msg == "NetworkPolicy shop/api: ingress rule spec.ingress[0] allows wide peers (no from peers are listed) and every port (no ports are listed), but in the last 24h carried only 40 flows from shop/web-* on TCP/8080; narrow it to the observed traffic (details.fix)"
+	v.msg == "NetworkPolicy shop/api: ingress rule spec.ingress[0] allows wide peers (no from peers are listed) and every port (no ports are listed), but in the last 24h carried only 40 connections from shop/web-* on TCP/8080; narrow it to the observed traffic (details.fix)"
 	v.details.fix == narrowed
 	v.details.allowed == {"peers": "wide peers (no from peers are listed)", "ports": "every port (no ports are listed)"}
 }
@@ -35,11 +35,18 @@ test_every_namespace_on_the_observed_port if {
 }
 
 test_rule_as_narrow_as_its_traffic_passes if {
-	count(wider_than_observed.violation) == 0 with input as {"operation": "CREATE", "object": policy([narrowed])}
+	count(wider_than_observed.violation) == 0 with input as {"operation": "CREATE", "object": policy(narrowed)}
 		with flowguard.rule_usage as usage(40)
 }
 
 test_unused_rule_is_left_to_unused_rule if {
 	count(wider_than_observed.violation) == 0 with input as {"operation": "CREATE", "object": policy([{}])}
 		with flowguard.rule_usage as usage(0)
+}
+
+test_public_peers_justify_wide_peers if {
+	public := [object.union(usage(40)[0], {"peer_names": ["pub"], "opaque_peers": 1})]
+	rule := {"ports": [{"port": 443, "protocol": "TCP"}]}
+	count(wider_than_observed.violation) == 0 with input as {"operation": "CREATE", "object": policy([rule])}
+		with flowguard.rule_usage as public
 }

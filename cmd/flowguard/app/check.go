@@ -1,0 +1,465 @@
+package app
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+
+	"github.com/flowguard/flowguard/flows"
+	"github.com/flowguard/flowguard/netpol"
+	"github.com/flowguard/flowguard/rego"
+)
+
+// OperationAnnotation on an object in --change says what to do with it; "DELETE" deletes it.
+// Without it an object is created, or updated when -f already holds it.
+const OperationAnnotation = "flowguard.dev/operation"
+
+// CheckOptions are the flags of `flowguard check`.
+type CheckOptions struct {
+	Files    []string
+	Flows    []string
+	Changes  []string
+	At       string
+	Output   string
+	Lookback time.Duration
+	Timeout  time.Duration
+
+	at time.Time
+}
+
+// AddFlags registers the flags.
+func (o *CheckOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringSliceVarP(&o.Files, "filename", "f", nil, "cluster state: manifest files or folders (YAML or JSON, multi-document, Lists)")
+	fs.StringSliceVar(&o.Flows, "flows", nil, "observed traffic: Calico flow-log files or folders (plain or gzip); without it, rules that need flows are skipped")
+	fs.StringSliceVar(&o.Changes, "change", nil, "the proposed change: manifests applied on top of -f in order; annotate an object flowguard.dev/operation=DELETE to delete it")
+	fs.StringVar(&o.At, "at", "", "end of the lookback window (RFC 3339); default: the newest flow record")
+	fs.StringVarP(&o.Output, "output", "o", "text", "output format: text or json")
+	fs.DurationVar(&o.Lookback, "lookback", rego.DefaultLookback, "window of observed traffic the rules judge by")
+	fs.DurationVar(&o.Timeout, "timeout", 30*time.Second, "deadline of each admission decision")
+}
+
+// Validate checks the flags.
+func (o *CheckOptions) Validate() error {
+	switch {
+	case len(o.Changes) == 0:
+		return badInput(errors.New("--change: at least one manifest is required"))
+	case o.Output != "text" && o.Output != "json":
+		return badInput(fmt.Errorf("--output %q: must be text or json", o.Output))
+	case o.Lookback <= 0:
+		return badInput(fmt.Errorf("--lookback %s: must be positive", o.Lookback))
+	case o.Timeout <= 0:
+		return badInput(fmt.Errorf("--timeout %s: must be positive", o.Timeout))
+	}
+	if o.At != "" {
+		t, err := time.Parse(time.RFC3339, o.At)
+		if err != nil {
+			return badInput(fmt.Errorf("--at %q: want RFC 3339, e.g. 2025-10-01T12:00:00Z: %w", o.At, err))
+		}
+		o.at = t
+	}
+	return nil
+}
+
+func newCheckCommand() *cobra.Command {
+	o := &CheckOptions{}
+	cmd := &cobra.Command{
+		Use:   "check -f PATH... --change PATH... [--flows PATH...] [--at TIME] [-o text|json]",
+		Short: "Run the admission decision offline: apply changes on top of a cluster and report denials and warnings",
+		Long: `Apply each object of --change on top of the cluster state of -f, in order, as the API server
+would send it to flowguard's webhook (CREATE, UPDATE when -f already holds it, DELETE when the
+object is annotated flowguard.dev/operation=DELETE), run every rule that targets its kind,
+and print the denials and warnings. Observed traffic from --flows makes the flow-aware rules
+(breaking-change, wider-than-observed) judge by the lookback window, which ends at the newest
+flow record unless --at says otherwise.
+
+Exit status: 0 when every change is allowed (warnings included), 1 when one is denied, 2 on
+input that cannot be read or understood.`,
+		Example: `  flowguard check -f cluster/ --flows flows.jsonl --change pr/policy.yaml
+  flowguard check -f cluster/ --flows logs/ --change deny-all.yaml --at 2025-10-01T12:00:00Z -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return runCheck(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}
+
+// checkReport is the output of `flowguard check -o json`.
+type checkReport struct {
+	Allowed    bool             `json:"allowed"`
+	Violations []checkViolation `json:"violations"`
+	Skipped    []string         `json:"skipped,omitempty"`
+	Errors     []string         `json:"errors,omitempty"`
+}
+
+type checkViolation struct {
+	Rule string `json:"rule"`
+	// Audit is true for findings of audit rules on the changed objects, which never deny.
+	Audit     bool           `json:"audit,omitempty"`
+	Action    string         `json:"action"`
+	Severity  string         `json:"severity"`
+	Operation string         `json:"operation"`
+	Msg       string         `json:"msg"`
+	Resource  checkResource  `json:"resource"`
+	Details   map[string]any `json:"details,omitempty"`
+}
+
+type checkResource struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Namespace  string `json:"namespace,omitempty"`
+	Name       string `json:"name"`
+}
+
+func runCheck(ctx context.Context, o *CheckOptions, stdout, stderr io.Writer) error {
+	cluster, err := netpol.Load(o.Files...)
+	if err != nil {
+		return badInput(fmt.Errorf("read cluster state: %w", err))
+	}
+	graph, newest, err := loadFlows(ctx, o.Flows, stderr)
+	if err != nil {
+		return badInput(err)
+	}
+	now := o.at
+	if now.IsZero() {
+		now = newest
+	}
+	changes, err := readObjects(o.Changes)
+	if err != nil {
+		return badInput(err)
+	}
+
+	report := checkReport{Allowed: true, Violations: []checkViolation{}}
+	skipped := map[string]bool{}
+	var applied []changeObject
+	for _, ch := range changes {
+		op, oldObj, err := operationOf(cluster, ch.obj)
+		if err != nil {
+			return badInput(fmt.Errorf("%s: %w", ch.where, err))
+		}
+		engine, err := rego.NewEngine(rego.NewStaticState(cluster, graph, now), rego.Options{Deadline: o.Timeout, Lookback: o.Lookback})
+		if err != nil {
+			return err
+		}
+		req := admissionRequest(op, ch.obj, oldObj)
+		res, err := engine.Admit(ctx, req)
+		if err != nil {
+			return fmt.Errorf("%s: %w", ch.where, err)
+		}
+		for _, v := range res.Violations {
+			report.Violations = append(report.Violations, checkViolation{
+				Rule: v.Rule.ID, Action: string(v.Rule.Action), Severity: string(v.Rule.Severity), Operation: op, Msg: v.Msg,
+				Resource: checkResource{v.Resource.APIVersion, v.Resource.Kind, v.Resource.Namespace, v.Resource.Name},
+				Details:  v.Details,
+			})
+		}
+		report.Allowed = report.Allowed && !res.Denied()
+		for _, r := range res.Skipped {
+			if !skipped[r.ID] {
+				skipped[r.ID] = true
+				report.Skipped = append(report.Skipped, r.ID)
+			}
+		}
+		for _, re := range res.Errors {
+			report.Errors = append(report.Errors, fmt.Sprintf("%s: %v", ch.where, re))
+		}
+		if cluster, err = applyChange(cluster, op, oldObj, ch.obj); err != nil {
+			return badInput(fmt.Errorf("%s: %w", ch.where, err))
+		}
+		if op != "DELETE" {
+			applied = append(applied, ch)
+		}
+	}
+	if err := auditChanges(ctx, o, rego.NewStaticState(cluster, graph, now), applied, &report); err != nil {
+		return err
+	}
+
+	if o.Output == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(report); err != nil {
+			return err
+		}
+	} else {
+		printCheck(stdout, report)
+	}
+	switch {
+	case !report.Allowed:
+		return &exitError{code: ExitFailed, err: errors.New("denied")}
+	case len(report.Errors) > 0:
+		return badInput(fmt.Errorf("%d rule evaluations failed; the decision is incomplete", len(report.Errors)))
+	}
+	return nil
+}
+
+func printCheck(w io.Writer, r checkReport) {
+	for _, v := range r.Violations {
+		if v.Audit {
+			fmt.Fprintf(w, "AUDIT  %s %s [%s]: %s\n", v.Resource.Kind, objectName(v.Resource), v.Rule, v.Msg)
+			continue
+		}
+		fmt.Fprintf(w, "%-6s %s %s %s [%s]: %s\n", strings.ToUpper(v.Action), v.Operation, v.Resource.Kind, objectName(v.Resource), v.Rule, v.Msg)
+	}
+	if len(r.Skipped) > 0 {
+		fmt.Fprintf(w, "skipped (no --flows): %s\n", strings.Join(r.Skipped, ", "))
+	}
+	for _, e := range r.Errors {
+		fmt.Fprintf(w, "ERROR  %s\n", e)
+	}
+	if r.Allowed {
+		fmt.Fprintln(w, "allowed")
+	} else {
+		fmt.Fprintln(w, "denied")
+	}
+}
+
+func objectName(r checkResource) string {
+	if r.Namespace == "" {
+		return r.Name
+	}
+	return r.Namespace + "/" + r.Name
+}
+
+// loadFlows reads flow logs into a graph that keeps every record whatever its age, and returns
+// the end time of the newest record. No paths means no graph.
+func loadFlows(ctx context.Context, paths []string, stderr io.Writer) (*flows.Graph, time.Time, error) {
+	var newest time.Time
+	if len(paths) == 0 {
+		return nil, newest, nil
+	}
+	g, err := flows.NewGraph(flows.GraphOptions{Retention: -1, MaxEdges: -1})
+	if err != nil {
+		return nil, newest, err
+	}
+	tally := &flows.Tally{}
+	app := g.NewAppender(0)
+	err = flows.NewReader(tally).ReadPaths(ctx, paths, func(r *flows.Record) error {
+		if r.End.After(newest) {
+			newest = r.End
+		}
+		return app.Add(r)
+	})
+	app.Flush()
+	if err != nil {
+		return nil, newest, fmt.Errorf("read flows: %w", err)
+	}
+	if rep := tally.Report(); rep.MalformedTotal() > 0 {
+		fmt.Fprintf(stderr, "flows: %d records read, %d malformed records skipped\n", rep.Records, rep.MalformedTotal())
+	}
+	return g, newest, nil
+}
+
+// changeObject is one object of --change and where it was read.
+type changeObject struct {
+	obj   map[string]any
+	where string
+}
+
+// readObjects reads every object of the given manifest files and folders, in order: YAML or
+// JSON, multi-document, with List kinds unfolded.
+func readObjects(paths []string) ([]changeObject, error) {
+	var out []changeObject
+	for _, p := range paths {
+		files, err := manifestFiles(p)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range files {
+			objs, err := readManifest(f)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, objs...)
+		}
+	}
+	return out, nil
+}
+
+func manifestFiles(p string) ([]string, error) {
+	info, err := os.Stat(p)
+	if err != nil {
+		return nil, err
+	}
+	if !info.IsDir() {
+		return []string{p}, nil
+	}
+	var files []string
+	err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && slices.Contains([]string{".yaml", ".yml", ".json"}, filepath.Ext(path)) {
+			files = append(files, path)
+		}
+		return err
+	})
+	slices.Sort(files)
+	return files, err
+}
+
+func readManifest(path string) ([]changeObject, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	reader := utilyaml.NewYAMLReader(bufio.NewReader(f))
+	var out []changeObject
+	for doc := 1; ; doc++ {
+		raw, err := reader.Read()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: document %d: %w", path, doc, err)
+		}
+		var obj map[string]any
+		if err := utilyaml.Unmarshal(raw, &obj); err != nil {
+			return nil, fmt.Errorf("%s: document %d: %w", path, doc, err)
+		}
+		if obj == nil {
+			continue
+		}
+		items := []map[string]any{obj}
+		if kind, _ := obj["kind"].(string); strings.HasSuffix(kind, "List") {
+			items = items[:0]
+			list, _ := obj["items"].([]any)
+			for _, it := range list {
+				if m, ok := it.(map[string]any); ok {
+					items = append(items, m)
+				}
+			}
+		}
+		for i, it := range items {
+			where := fmt.Sprintf("%s: document %d", path, doc)
+			if len(items) > 1 || obj["items"] != nil {
+				where += fmt.Sprintf(" items[%d]", i)
+			}
+			if it["apiVersion"] == nil || it["kind"] == nil {
+				return nil, fmt.Errorf("%s: apiVersion and kind are required", where)
+			}
+			// As kubectl does, a namespaced object without a namespace goes to "default".
+			if meta, ok := it["metadata"].(map[string]any); ok && !clusterScoped(fmt.Sprint(it["kind"])) {
+				if ns, _ := meta["namespace"].(string); ns == "" {
+					meta["namespace"] = "default"
+				}
+			}
+			out = append(out, changeObject{obj: it, where: where})
+		}
+	}
+}
+
+// operationOf says how the API server would send obj given the cluster: DELETE when the
+// object asks for it, UPDATE when the cluster holds it, CREATE otherwise; with the old object.
+func operationOf(c *netpol.Cluster, obj map[string]any) (string, map[string]any, error) {
+	old, found, err := rego.ExistingObject(c, obj)
+	if err != nil {
+		return "", nil, err
+	}
+	meta, _ := obj["metadata"].(map[string]any)
+	annotations, _ := meta["annotations"].(map[string]any)
+	switch op, _ := annotations[OperationAnnotation].(string); {
+	case strings.EqualFold(op, "DELETE"):
+		if !found {
+			return "", nil, errors.New("annotated for DELETE but the cluster state does not hold it")
+		}
+		if old == nil {
+			old = obj
+		}
+		return "DELETE", old, nil
+	case op != "" && !strings.EqualFold(op, "CREATE") && !strings.EqualFold(op, "UPDATE"):
+		return "", nil, fmt.Errorf("annotation %s: %q is not CREATE, UPDATE or DELETE", OperationAnnotation, op)
+	case found:
+		return "UPDATE", old, nil
+	}
+	return "CREATE", nil, nil
+}
+
+// admissionRequest builds the request the API server would send for a change.
+func admissionRequest(op string, obj, old map[string]any) rego.AdmissionRequest {
+	subject := obj
+	if op == "DELETE" {
+		subject, obj = old, nil
+	}
+	apiVersion, _ := subject["apiVersion"].(string)
+	gv, _ := schema.ParseGroupVersion(apiVersion)
+	kind, _ := subject["kind"].(string)
+	meta, _ := subject["metadata"].(map[string]any)
+	ns, _ := meta["namespace"].(string)
+	name, _ := meta["name"].(string)
+	req := rego.AdmissionRequest{
+		UID: "flowguard-check", Operation: op, Namespace: ns, Name: name, Object: obj, OldObject: old,
+	}
+	req.Kind.Group, req.Kind.Version, req.Kind.Kind = gv.Group, gv.Version, kind
+	req.UserInfo.Username = "flowguard-check"
+	return req
+}
+
+func applyChange(c *netpol.Cluster, op string, old, obj map[string]any) (*netpol.Cluster, error) {
+	return rego.ApplyChange(c, op, old, obj)
+}
+
+// auditChanges runs, on the cluster after every change, the audit rules that admission does
+// not already run for each changed object's kind (unused-rule, shadowed-rule,
+// missing-default-deny, ...): what the next audit will say about the change. Their findings
+// never deny.
+func auditChanges(ctx context.Context, o *CheckOptions, state rego.State, changed []changeObject, report *checkReport) error {
+	engine, err := rego.NewEngine(state, rego.Options{Deadline: o.Timeout, Lookback: o.Lookback})
+	if err != nil {
+		return err
+	}
+	for _, ch := range changed {
+		req := admissionRequest("CREATE", ch.obj, nil)
+		kind := rego.KindName(req.Kind.Group, req.Kind.Kind)
+		var ids []string
+		for _, r := range engine.Rules() {
+			if r.Audits() && slices.Contains(r.Subjects, kind) && !slices.Contains(r.Targets, kind) {
+				ids = append(ids, r.ID)
+			}
+		}
+		if len(ids) == 0 {
+			continue
+		}
+		apiVersion, _ := ch.obj["apiVersion"].(string)
+		ref := rego.ResourceRef{APIVersion: apiVersion, Kind: req.Kind.Kind, Namespace: req.Namespace, Name: req.Name}
+		res, err := engine.Audit(ctx, rego.AuditScope{Rules: ids, Objects: []rego.ResourceRef{ref}})
+		if err != nil {
+			return fmt.Errorf("%s: %w", ch.where, err)
+		}
+		for _, v := range res.Violations {
+			report.Violations = append(report.Violations, checkViolation{
+				Rule: v.Rule.ID, Audit: true, Action: string(v.Rule.Action), Severity: string(v.Rule.Severity), Operation: "AUDIT", Msg: v.Msg,
+				Resource: checkResource{v.Resource.APIVersion, v.Resource.Kind, v.Resource.Namespace, v.Resource.Name},
+				Details:  v.Details,
+			})
+		}
+		for _, re := range res.Errors {
+			report.Errors = append(report.Errors, fmt.Sprintf("%s: %v", ch.where, re))
+		}
+	}
+	return nil
+}
+
+// clusterScoped are the kinds without a namespace among those flowguard reads.
+func clusterScoped(kind string) bool {
+	switch kind {
+	case "Namespace", "GlobalNetworkPolicy", "StagedGlobalNetworkPolicy", "GlobalNetworkSet", "Tier", "HostEndpoint":
+		return true
+	}
+	return false
+}

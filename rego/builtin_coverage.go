@@ -13,7 +13,9 @@ import (
 
 // probe is an endpoint outside any cluster (TEST-NET-1, RFC 5737): the peer coverage is
 // probed against.
-func probeEndpoint() *netpol.Endpoint { return netpol.AddrEndpoint(netip.AddrFrom4([4]byte{192, 0, 2, 1})) }
+func probeEndpoint() *netpol.Endpoint {
+	return netpol.AddrEndpoint(netip.AddrFrom4([4]byte{192, 0, 2, 1}))
+}
 
 // covered answers flowguard.covered(workload): whether any policy selects the workload for
 // ingress and for egress, the policies that decide for it, and, for host-network workloads,

@@ -58,6 +58,7 @@ type Graph struct {
 	traces      map[string][]PolicyHit
 	scratch     []byte
 	prunedAt    int64 // bucket index at the last retention pass
+	nBuckets    int
 
 	generation atomic.Uint64
 	added      atomic.Uint64
@@ -140,11 +141,8 @@ type GraphStats struct {
 func (g *Graph) Stats() GraphStats {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	s := GraphStats{Identities: len(g.byID), Edges: len(g.edges), Added: g.added.Load(), Expired: g.expired.Load(), Dropped: g.dropped.Load()}
-	for _, e := range g.edges {
-		s.Buckets += len(e.buckets)
-	}
-	return s
+	return GraphStats{Identities: len(g.byID), Edges: len(g.edges), Buckets: g.nBuckets,
+		Added: g.added.Load(), Expired: g.expired.Load(), Dropped: g.dropped.Load()}
 }
 
 // Add aggregates one record. See AddBatch.
@@ -236,7 +234,9 @@ func (g *Graph) add(r *Record, horizon int64) bool {
 	if start < 0 || start > t {
 		start = t
 	}
+	n := len(e.buckets)
 	b := e.bucketAt(uint32(idx))
+	g.nBuckets += len(e.buckets) - n
 	b.flows += uint32(min(r.Flows, 1<<32-1-uint64(b.flows)))
 	b.bytes += r.Bytes
 	b.packets += r.Packets
@@ -333,6 +333,7 @@ func (g *Graph) prune(horizon int64) {
 		if keep > 0 {
 			changed = true
 			e.buckets = slices.Delete(e.buckets, 0, keep)
+			g.nBuckets -= keep
 		}
 		if len(e.buckets) == 0 {
 			delete(g.edges, key)

@@ -98,6 +98,12 @@ func (t *Tally) Accepted(n int) {
 
 // Malformed counts one refused record. The first of each reason is logged with its location.
 func (t *Tally) Malformed(ctx context.Context, reason Reason, at Location, err error) {
+	t.add(ctx, reason, 1, []Location{at}, err)
+}
+
+// add counts n refusals for one reason, at locations first (the first few of them), err being
+// the first one's error.
+func (t *Tally) add(ctx context.Context, reason Reason, n uint64, first []Location, err error) {
 	t.mu.Lock()
 	if t.reasons == nil {
 		t.reasons = make(map[Reason]*reasonTally)
@@ -107,19 +113,21 @@ func (t *Tally) Malformed(ctx context.Context, reason Reason, at Location, err e
 		r = &reasonTally{}
 		t.reasons[reason] = r
 	}
-	r.count++
+	logIt := r.count == 0
+	r.count += n
 	keep := t.KeepLocations
 	if keep == 0 {
 		keep = DefaultKeepLocations
 	}
-	if len(r.first) < keep {
-		r.first = append(r.first, at)
+	for _, at := range first {
+		if len(r.first) < keep {
+			r.first = append(r.first, at)
+		}
 	}
-	first := r.count == 1
 	t.mu.Unlock()
-	if first {
+	if logIt && len(first) > 0 {
 		log.FromContext(ctx).Info("Skipping malformed flow record; later ones with this reason are only counted",
-			"reason", string(reason), "at", at.String(), "error", err)
+			"reason", string(reason), "at", first[0].String(), "error", err)
 	}
 }
 

@@ -274,7 +274,9 @@ func (g *Graph) merge(s *decodedSnapshot) {
 					e.dst.in = append(e.dst.in, e)
 				}
 			}
+			n := len(e.buckets)
 			nb := e.bucketAt(uint32(idx))
+			g.nBuckets += len(e.buckets) - n
 			nb.flows += min(b.flows, ^uint32(0)-nb.flows)
 			nb.bytes += b.bytes
 			nb.packets += b.packets

@@ -132,8 +132,8 @@ func TestGraphRetention(t *testing.T) {
 	fresh := record(endingAt(clk.Now()))
 	g.Add(&fresh) // the first write in a new bucket prunes
 	st := g.Stats()
-	if st.Edges != 1 || st.Identities != 2 || st.Expired != 1 {
-		t.Errorf("after pruning: %+v, want 1 edge, 2 identities (frontend, api), 1 expired", st)
+	if st.Edges != 1 || st.Identities != 2 || st.Buckets != 1 || st.Expired != 1 {
+		t.Errorf("after pruning: %+v, want 1 edge with 1 bucket, 2 identities (frontend, api), 1 expired", st)
 	}
 	if ids := g.Identities(EndpointFilter{Name: "old-*"}); len(ids) != 0 {
 		t.Errorf("identity of a pruned edge survives: %+v", ids)

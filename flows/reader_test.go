@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -27,8 +28,29 @@ func collect(t *testing.T, r *Reader, paths ...string) (TallyReport, []int64) {
 	return r.Tally.Report(), starts
 }
 
+// countingObserver records what a Reader reports to its Observer.
+type countingObserver struct {
+	accepted  int
+	malformed map[Reason]int
+}
+
+func (o *countingObserver) ObserveAccepted(n int) { o.accepted += n }
+func (o *countingObserver) ObserveMalformed(r Reason) {
+	if o.malformed == nil {
+		o.malformed = map[Reason]int{}
+	}
+	o.malformed[r]++
+}
+
 func TestReadMalformedCorpusKeepsEveryGoodRecord(t *testing.T) {
-	rep, _ := collect(t, NewReader(&Tally{}), "testdata/malformed/mixed.jsonl")
+	obs := &countingObserver{}
+	r := NewReader(&Tally{})
+	r.Observer = obs
+	rep, _ := collect(t, r, "testdata/malformed/mixed.jsonl")
+	wantObserved := map[Reason]int{ReasonValue: 2, ReasonBinary: 1, ReasonMissing: 1, ReasonSyntax: 2, ReasonType: 1}
+	if obs.accepted != 5 || !maps.Equal(obs.malformed, wantObserved) {
+		t.Errorf("observer saw %d accepted and %v, want 5 and %v", obs.accepted, obs.malformed, wantObserved)
+	}
 	f := "testdata/malformed/mixed.jsonl:"
 	want := TallyReport{
 		Records: 5, // lines 1, 3, 7, 11 and 13, the last, which has no newline

@@ -68,7 +68,10 @@ func NewRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newRegoCommand(),
 		newCheckCommand(),
 		newFlowsCommand(log),
+		newRecommendCommand(log),
 		newAuditCommand(),
+		newExplainCommand(),
+		newConnectivityCommand(),
 	)
 	return root
 }

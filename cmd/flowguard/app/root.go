@@ -70,8 +70,6 @@ func NewRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newFlowsCommand(log),
 		newRecommendCommand(log),
 		newAuditCommand(),
-		newExplainCommand(),
-		newConnectivityCommand(),
 	)
 	return root
 }

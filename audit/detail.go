@@ -85,8 +85,8 @@ func toViolation(f Finding, l DetailLimits) v1alpha1.Violation {
 	return v
 }
 
-// FlowLine is one flow on one line:
-// "shop/frontend -> shop/api TCP/8080 allow, 1234 flows, last seen 2026-01-02T03:04:05Z".
+// FlowLine is one flow on one line, with the number of connections it aggregates:
+// "shop/frontend -> shop/api TCP/8080 allow, 1234 connections, last seen 2026-01-02T03:04:05Z".
 func FlowLine(f Flow) string {
 	var b strings.Builder
 	b.WriteString(f.Source)
@@ -100,7 +100,7 @@ func FlowLine(f Flow) string {
 		b.WriteByte(' ')
 		b.WriteString(f.Action)
 	}
-	fmt.Fprintf(&b, ", %d flow%s", f.Count, plural(f.Count))
+	fmt.Fprintf(&b, ", %d connection%s", f.Count, plural(f.Count))
 	if !f.LastSeen.IsZero() {
 		b.WriteString(", last seen ")
 		b.WriteString(f.LastSeen.UTC().Format(time.RFC3339))

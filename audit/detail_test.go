@@ -31,8 +31,8 @@ func TestToViolation(t *testing.T) {
 			want: v1alpha1.Violation{Message: "Pod p broke denied-traffic", Rule: "denied-traffic", Severity: "info",
 				Resource: v1alpha1.ResourceRef{Kind: "Pod", Namespace: "shop", Name: "p"},
 				SupportingEvidence: &v1alpha1.Evidence{FlowsOmitted: 1, Flows: []string{
-					"shop/frontend -> shop/api TCP/8000 allow, 1 flow, last seen 2026-03-01T03:00:00Z",
-					"shop/frontend -> shop/api TCP/8001 allow, 2 flows, last seen 2026-03-01T03:00:00Z",
+					"shop/frontend -> shop/api TCP/8000 allow, 1 connection, last seen 2026-03-01T03:00:00Z",
+					"shop/frontend -> shop/api TCP/8001 allow, 2 connections, last seen 2026-03-01T03:00:00Z",
 				}}},
 		},
 		"facts become text: strings as they are, the rest as JSON": {
@@ -89,11 +89,11 @@ func TestFlowLine(t *testing.T) {
 	}{
 		"a flow without port, action or time (aggregated away)": {
 			flow: Flow{Source: "pub", Destination: "shop/web", Count: 7},
-			want: "pub -> shop/web, 7 flows",
+			want: "pub -> shop/web, 7 connections",
 		},
 		"a protocol without a port": {
 			flow: Flow{Source: "a/x", Destination: "b/y", Protocol: "ICMP", Action: "deny", Count: 1},
-			want: "a/x -> b/y ICMP deny, 1 flow",
+			want: "a/x -> b/y ICMP deny, 1 connection",
 		},
 	}
 	for name, tc := range tests {

@@ -11,8 +11,8 @@ import (
 // Severity ranks a finding; the values are the rule library's (critical, high, medium, low, info).
 type Severity = v1alpha1.Severity
 
-// severityRank orders severities, most severe first; unknown severities sort last.
-func severityRank(s Severity) int {
+// SeverityRank orders severities: 0 for critical up to 4 for info; unknown severities rank 5.
+func SeverityRank(s Severity) int {
 	switch s {
 	case v1alpha1.SeverityCritical:
 		return 0
@@ -73,7 +73,7 @@ type Evidence struct {
 }
 
 // Flow is one aggregated observed flow: a source, a destination, a port, what happened to it, how
-// often and when.
+// many connections it carried (Count) and when.
 type Flow struct {
 	Source      string    `json:"source"`
 	Destination string    `json:"destination"`
@@ -108,7 +108,7 @@ func (f Finding) Namespace() string {
 // message, so that every output is deterministic and caps keep the worst.
 func compareFindings(a, b Finding) int {
 	return cmp.Or(
-		cmp.Compare(severityRank(a.Severity), severityRank(b.Severity)),
+		cmp.Compare(SeverityRank(a.Severity), SeverityRank(b.Severity)),
 		cmp.Compare(a.Rule, b.Rule),
 		cmp.Compare(a.Namespace(), b.Namespace()),
 		cmp.Compare(a.Resource.Kind, b.Resource.Kind),

@@ -118,7 +118,7 @@ func (r Result) Summarize() Summary {
 		s.ByRule = append(s.ByRule, *rc)
 	}
 	slices.SortFunc(s.ByRule, func(a, b v1alpha1.RuleCount) int {
-		return cmp.Or(cmp.Compare(severityRank(a.Severity), severityRank(b.Severity)), cmp.Compare(b.Count, a.Count), cmp.Compare(a.Rule, b.Rule))
+		return cmp.Or(cmp.Compare(SeverityRank(a.Severity), SeverityRank(b.Severity)), cmp.Compare(b.Count, a.Count), cmp.Compare(a.Rule, b.Rule))
 	})
 	scoreSum := Score(cluster.counts)
 	for ns, acc := range byNamespace {

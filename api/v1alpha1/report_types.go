@@ -236,7 +236,7 @@ type Evidence struct {
 	Facts map[string]string `json:"facts,omitempty"`
 
 	// Flows are observed flows, one per line:
-	// "SOURCE -> DESTINATION PROTO/PORT ACTION, N flows, last seen TIME".
+	// "SOURCE -> DESTINATION PROTO/PORT ACTION, N connections, last seen TIME".
 	// +optional
 	// +kubebuilder:validation:MaxItems=50
 	Flows []string `json:"flows,omitempty"`

@@ -53,6 +53,28 @@ func family(src, dst *class) int {
 // matches reports whether the endpoint c, on the source (isSrc) or destination side of pkt,
 // satisfies every constraint of the entity.
 func (en *Entity) matches(c *class, pkt *Packet, isSrc bool) bool {
+	if !en.endpointMatches(c, isSrc) {
+		return false
+	}
+	if isSrc {
+		return true
+	}
+	if en.Services != nil && !c.servesPort(en.Services, pkt) {
+		return false
+	}
+	if len(en.Ports) > 0 && !portsMatch(en.Ports, c, pkt) {
+		return false
+	}
+	if len(en.NotPorts) > 0 && (pkt.Port == 0 || portsMatch(en.NotPorts, c, pkt)) {
+		return false
+	}
+	return true
+}
+
+// endpointMatches checks the constraints that do not depend on the packet: peers, nets,
+// selectors, service accounts and Service membership. Source port constraints never hold,
+// because flows do not keep source ports.
+func (en *Entity) endpointMatches(c *class, isSrc bool) bool {
 	if en.Peers != nil && !en.peersMatch(c) {
 		return false
 	}
@@ -72,20 +94,11 @@ func (en *Entity) matches(c *class, pkt *Packet, isSrc bool) bool {
 			}
 		}
 	}
-	if en.Services != nil && !c.backs(en.Services, pkt, isSrc) {
+	if en.Services != nil && c.service(en.Services) == nil {
 		return false
 	}
-	if len(en.Ports) > 0 || len(en.NotPorts) > 0 {
-		// Flows do not keep source ports, so source port constraints are never known to hold.
-		if isSrc {
-			return false
-		}
-		if len(en.Ports) > 0 && !portsMatch(en.Ports, c, pkt) {
-			return false
-		}
-		if len(en.NotPorts) > 0 && (pkt.Port == 0 || portsMatch(en.NotPorts, c, pkt)) {
-			return false
-		}
+	if isSrc && (len(en.Ports) > 0 || len(en.NotPorts) > 0) {
+		return false
 	}
 	return true
 }
@@ -167,20 +180,25 @@ func (m *SAMatch) matches(c *class) bool {
 	return m.Sel == nil || m.Sel.Matches(c.saLabels)
 }
 
-// backs reports whether c is a backend of the Service; on the destination side the packet
-// must also go to one of the Service's target ports.
-func (c *class) backs(ref *ServiceRef, pkt *Packet, isSrc bool) bool {
-	for _, m := range c.services {
-		if m.ns != ref.Namespace || m.name != ref.Name {
-			continue
+// service returns c's membership of the Service, or nil when c does not back it.
+func (c *class) service(ref *ServiceRef) *svcMember {
+	for i := range c.services {
+		if c.services[i].ns == ref.Namespace && c.services[i].name == ref.Name {
+			return &c.services[i]
 		}
-		if isSrc {
+	}
+	return nil
+}
+
+// servesPort reports whether the packet goes to one of the Service's target ports on c.
+func (c *class) servesPort(ref *ServiceRef, pkt *Packet) bool {
+	m := c.service(ref)
+	if m == nil || pkt.Port == 0 {
+		return false
+	}
+	for _, p := range m.ports {
+		if p.Proto == pkt.Proto && p.Port == pkt.Port {
 			return true
-		}
-		for _, p := range m.ports {
-			if uint8(p.Proto) == uint8(pkt.Proto) && p.Port == pkt.Port && pkt.Port != 0 {
-				return true
-			}
 		}
 	}
 	return false

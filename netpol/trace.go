@@ -25,14 +25,14 @@ func (r Reason) Code() string {
 }
 
 // String describes the hit in one line, for example
-// "tier default: KubernetesNetworkPolicy shop/api-allow ingress rule 0: Allow".
+// "[tier default] KubernetesNetworkPolicy shop/api-allow rule 0: Allow".
 func (h Hit) String() string {
 	switch h.Reason {
 	case ReasonRule:
-		return fmt.Sprintf("tier %s: %s rule %d: %s", h.Tier, h.Policy.Ref, h.RuleIndex, h.Action)
+		return fmt.Sprintf("[tier %s] %s rule %d: %s", h.Tier, refText(h.Policy.Ref), h.RuleIndex, h.Action)
 	case ReasonTierDefault:
-		return fmt.Sprintf("tier %s: no rule matched in the policies selecting this endpoint (last: %s): end-of-tier %s",
-			h.Tier, h.Policy.Ref, h.Action)
+		return fmt.Sprintf("[tier %s] no rule matched in the policies selecting this endpoint (last: %s): end-of-tier %s",
+			h.Tier, refText(h.Policy.Ref), h.Action)
 	case ReasonNoPolicy:
 		return fmt.Sprintf("no policy selects this endpoint: %s", h.Action)
 	case ReasonProfile:
@@ -41,6 +41,13 @@ func (h Hit) String() string {
 		return "no policy is enforced at this endpoint: Allow"
 	}
 	return "unknown"
+}
+
+func refText(r PolicyRef) string {
+	if r.Namespace == "" {
+		return r.Kind.String() + " " + r.Name
+	}
+	return r.Kind.String() + " " + r.Namespace + "/" + r.Name
 }
 
 // hitJSON is a Hit as JSON.

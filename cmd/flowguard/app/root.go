@@ -70,6 +70,8 @@ func NewRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newFlowsCommand(log),
 		newRecommendCommand(log),
 		newAuditCommand(),
+		newExplainCommand(),
+		newConnectivityCommand(),
 	)
 	return root
 }

@@ -1,0 +1,188 @@
+package app
+
+import (
+	"bufio"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/flowguard/flowguard/netpol"
+)
+
+// ConnectivityOptions are the flags of `flowguard connectivity`.
+type ConnectivityOptions struct {
+	Files  []string
+	Output string
+}
+
+var connectivityFormats = []string{"txt", "json", "csv", "md", "dot"}
+
+// AddFlags registers the flags.
+func (o *ConnectivityOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringSliceVarP(&o.Files, "filename", "f", nil, "manifests: files or folders (YAML or JSON, multi-document, Lists); - reads standard input")
+	fs.StringVarP(&o.Output, "output", "o", "txt", "output format: "+strings.Join(connectivityFormats, ", "))
+}
+
+// Validate checks the flags.
+func (o *ConnectivityOptions) Validate() error {
+	var errs []error
+	if len(o.Files) == 0 {
+		errs = append(errs, errors.New("-f: at least one file or folder is required"))
+	}
+	if o.Output == "text" {
+		o.Output = "txt"
+	}
+	if !slices.Contains(connectivityFormats, o.Output) {
+		errs = append(errs, fmt.Errorf("--output %q: must be one of %s", o.Output, strings.Join(connectivityFormats, ", ")))
+	}
+	if len(errs) > 0 {
+		return badInput(errors.Join(errs...))
+	}
+	return nil
+}
+
+func newConnectivityCommand() *cobra.Command {
+	o := &ConnectivityOptions{}
+	cmd := &cobra.Command{
+		Use:   "connectivity -f PATH... [-o txt|json|csv|md|dot]",
+		Short: "List the connections the policies allow between workloads and to and from outside addresses",
+		Long: `Connectivity evaluates the Kubernetes and Calico policies in the manifests and prints the
+allowed connections between every pair of workloads (pods folded into their workload), and
+between workloads and address space outside the cluster, one line per pair:
+
+  ns/name[Kind] => ns/name[Kind] : TCP 8080,UDP 53
+  0.0.0.0-9.255.255.255,11.0.0.0/8 => ns/name[Kind] : All Connections
+
+Exit status: 0 on success, 2 on bad input. Objects that cannot be read are reported on
+standard error, the rest are still analysed, and the exit status is 2.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}
+
+// Run computes and prints the map.
+func (o *ConnectivityOptions) Run(stdout, stderr io.Writer) error {
+	cluster, loadErr := netpol.Load(o.Files...)
+	reportLoadErrors(stderr, loadErr)
+	edges := netpol.NewEngine(cluster).Connectivity()
+	w := bufio.NewWriter(stdout)
+	if err := writeConnectivity(w, o.Output, edges); err != nil {
+		return fmt.Errorf("write connectivity: %w", err)
+	}
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("write connectivity: %w", err)
+	}
+	if loadErr != nil {
+		return badInput(errors.New("some objects could not be read; the map shows the others"))
+	}
+	return nil
+}
+
+type connectivityEdgeJSON struct {
+	Src  string `json:"src"`
+	Dst  string `json:"dst"`
+	Conn string `json:"conn"`
+}
+
+func writeConnectivity(w *bufio.Writer, format string, edges []netpol.ConnectivityEdge) error {
+	switch format {
+	case "json":
+		out := make([]connectivityEdgeJSON, len(edges))
+		for i, e := range edges {
+			out[i] = connectivityEdgeJSON{Src: e.Src.String(), Dst: e.Dst.String(), Conn: e.Conns.String()}
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	case "csv":
+		cw := csv.NewWriter(w)
+		if err := cw.Write([]string{"src", "dst", "conn"}); err != nil {
+			return err
+		}
+		for _, e := range edges {
+			if err := cw.Write([]string{e.Src.String(), e.Dst.String(), e.Conns.String()}); err != nil {
+				return err
+			}
+		}
+		cw.Flush()
+		return cw.Error()
+	case "md":
+		fmt.Fprintln(w, "| src | dst | conn |")
+		fmt.Fprintln(w, "|-----|-----|------|")
+		for _, e := range edges {
+			fmt.Fprintf(w, "| %s | %s | %s |\n", mdEscape(e.Src.String()), mdEscape(e.Dst.String()), mdEscape(e.Conns.String()))
+		}
+		return nil
+	case "dot":
+		return writeDot(w, edges)
+	}
+	for _, e := range edges {
+		if _, err := fmt.Fprintln(w, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func mdEscape(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
+
+// writeDot draws workloads grouped by namespace, outside address space as separate nodes, and
+// one labelled edge per allowed pair.
+func writeDot(w *bufio.Writer, edges []netpol.ConnectivityEdge) error {
+	ids := map[string]string{}
+	byNS := map[string][]string{}
+	var external []string
+	node := func(p netpol.ConnectivityPeer) string {
+		name := p.String()
+		if id, ok := ids[name]; ok {
+			return id
+		}
+		id := fmt.Sprintf("n%d", len(ids))
+		ids[name] = id
+		if p.Workload != nil {
+			byNS[p.Workload.Namespace] = append(byNS[p.Workload.Namespace], name)
+		} else {
+			external = append(external, name)
+		}
+		return id
+	}
+	type line struct{ src, dst, label string }
+	lines := make([]line, len(edges))
+	for i, e := range edges {
+		lines[i] = line{node(e.Src), node(e.Dst), e.Conns.String()}
+	}
+	fmt.Fprintln(w, "digraph {")
+	fmt.Fprintln(w, "\tnode [shape=box, style=rounded, fontname=Helvetica]")
+	fmt.Fprintln(w, "\tedge [fontname=Helvetica, fontsize=10]")
+	for i, ns := range slices.Sorted(maps.Keys(byNS)) {
+		fmt.Fprintf(w, "\tsubgraph cluster_%d {\n\t\tlabel=%q\n", i, ns)
+		for _, name := range byNS[ns] {
+			label := strings.TrimPrefix(name, ns+"/")
+			fmt.Fprintf(w, "\t\t%s [label=%q]\n", ids[name], label)
+		}
+		fmt.Fprintln(w, "\t}")
+	}
+	for _, name := range external {
+		fmt.Fprintf(w, "\t%s [label=%q, shape=ellipse, style=dashed]\n", ids[name], strings.ReplaceAll(name, ",", "\n"))
+	}
+	for _, l := range lines {
+		fmt.Fprintf(w, "\t%s -> %s [label=%q]\n", l.src, l.dst, l.label)
+	}
+	_, err := fmt.Fprintln(w, "}")
+	return err
+}

@@ -1,0 +1,429 @@
+package netpol
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/flowguard/flowguard/flows"
+	"github.com/flowguard/flowguard/netpol/selector"
+)
+
+// ConnectivityPeer is one end of a connectivity edge: a workload, or address space outside
+// the cluster.
+type ConnectivityPeer struct {
+	Workload *WorkloadRef
+	Ranges   []AddrRange
+}
+
+// String writes ns/name[Kind] for a workload and comma-separated ranges for address space.
+func (p ConnectivityPeer) String() string {
+	if p.Workload != nil {
+		return p.Workload.String()
+	}
+	return joinRanges(p.Ranges)
+}
+
+// ConnectivityEdge says which connections the policies allow from Src to Dst.
+type ConnectivityEdge struct {
+	Src, Dst ConnectivityPeer
+	Conns    ConnSet
+}
+
+// String writes "src => dst : conns".
+func (e ConnectivityEdge) String() string {
+	return e.Src.String() + " => " + e.Dst.String() + " : " + e.Conns.String()
+}
+
+// Connectivity returns the allowed connections (enforced policies) between every pair of
+// distinct workloads, and between each workload and the address space outside the cluster
+// (IPv4, and IPv6 when a policy or set names an IPv6 network), one edge per pair with a
+// non-empty set, ordered by source then destination.
+//
+// It works per endpoint class, not per workload pair: for each class and direction it finds
+// the peer classes each rule can match through an index of classes by label, evaluates those
+// pairs over whole connection sets, and shares one answer among all peers no rule matches.
+// Its cost grows with workloads plus rule matches, and only the output grows with pairs.
+func (e *Engine) Connectivity() []ConnectivityEdge {
+	cx := newConnectivity(e)
+	var out []ConnectivityEdge
+	for _, s := range cx.classes {
+		eg := cx.side(s, Egress)
+		for _, d := range cx.classes {
+			var conns ConnSet
+			if ec, ok := eg.touched[d]; ok {
+				conns = ec
+			} else if eg.def.IsEmpty() {
+				continue
+			} else {
+				conns = eg.def
+			}
+			in := cx.side(d, Ingress)
+			if ic, ok := in.touched[s]; ok {
+				conns = conns.Intersect(ic)
+			} else {
+				conns = conns.Intersect(in.def)
+			}
+			if conns.IsEmpty() {
+				continue
+			}
+			for _, sw := range cx.members[s] {
+				for _, dw := range cx.members[d] {
+					if sw != dw {
+						out = append(out, ConnectivityEdge{Src: ConnectivityPeer{Workload: sw}, Dst: ConnectivityPeer{Workload: dw}, Conns: conns})
+					}
+				}
+			}
+		}
+		out = append(out, cx.external(s, Egress)...)
+		out = append(out, cx.external(s, Ingress)...)
+	}
+	slices.SortFunc(out, func(a, b ConnectivityEdge) int {
+		if c := strings.Compare(a.Src.String(), b.Src.String()); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Dst.String(), b.Dst.String())
+	})
+	return out
+}
+
+// connectivity holds one computation's classes, their index and per-side results.
+type connectivity struct {
+	e       *Engine
+	classes []*class
+	members map[*class][]*WorkloadRef
+	byNS    map[string][]*class
+	byLabel map[selector.Requirement][]*class
+	withIPs []*class
+	sides   [2]map[*class]*sideResult
+	v6      bool
+}
+
+// sideResult is one class's decision for one direction: per peer class some rule matched,
+// and def for every other peer.
+type sideResult struct {
+	def     ConnSet
+	touched map[*class]ConnSet
+}
+
+func newConnectivity(e *Engine) *connectivity {
+	cx := &connectivity{e: e, members: map[*class][]*WorkloadRef{}, byNS: map[string][]*class{},
+		byLabel: map[selector.Requirement][]*class{}}
+	cx.sides[Ingress], cx.sides[Egress] = map[*class]*sideResult{}, map[*class]*sideResult{}
+	for _, w := range e.ids.ordered {
+		cl := e.classOf(WorkloadEndpoint(w.WorkloadRef))
+		if _, seen := cx.members[cl]; !seen {
+			cx.classes = append(cx.classes, cl)
+			cx.byNS[cl.ns] = append(cx.byNS[cl.ns], cl)
+			for k, v := range cl.labels {
+				r := selector.Requirement{Key: k, Value: v}
+				cx.byLabel[r] = append(cx.byLabel[r], cl)
+			}
+			if len(cl.ips) > 0 {
+				cx.withIPs = append(cx.withIPs, cl)
+			}
+		}
+		cx.members[cl] = append(cx.members[cl], &w.WorkloadRef)
+	}
+	for _, p := range e.enforced.ordered {
+		for _, d := range [...]Direction{Ingress, Egress} {
+			for i := range p.Rules[d] {
+				for _, n := range cutsOf(&p.Rules[d][i]) {
+					cx.v6 = cx.v6 || n.Addr().Is6()
+				}
+			}
+		}
+	}
+	for _, s := range e.ids.sets {
+		for _, n := range s.Nets {
+			cx.v6 = cx.v6 || n.Addr().Is6()
+		}
+	}
+	return cx
+}
+
+// side computes (once) what the class allows in a direction, towards every workload class.
+func (cx *connectivity) side(self *class, dir Direction) *sideResult {
+	if r, ok := cx.sides[dir][self]; ok {
+		return r
+	}
+	pols := cx.e.applicable(self, viewEnforced, dir)
+	r := &sideResult{touched: map[*class]ConnSet{}}
+	r.def = cx.evaluate(self, nil, dir, pols, func(*Rule) bool { return false })
+	for _, p := range pols {
+		for i := range p.Rules[dir] {
+			rule := &p.Rules[dir][i]
+			for _, peer := range cx.candidates(rule, self, dir) {
+				if _, done := r.touched[peer]; done {
+					continue
+				}
+				r.touched[peer] = cx.evaluate(self, peer, dir, pols, func(r *Rule) bool { return cx.endpoints(r, self, peer, dir) })
+			}
+		}
+	}
+	cx.sides[dir][self] = r
+	return r
+}
+
+// endpoints reports whether the rule's endpoint constraints hold for self and peer.
+func (cx *connectivity) endpoints(r *Rule, self, peer *class, dir Direction) bool {
+	src, dst := peer, self
+	if dir == Egress {
+		src, dst = self, peer
+	}
+	if r.HTTP {
+		return false
+	}
+	if r.IPVersion != 0 {
+		if f := family(src, dst); f != 0 && f != r.IPVersion {
+			return false
+		}
+	}
+	return r.Src.endpointMatches(src, true) && r.Dst.endpointMatches(dst, false)
+}
+
+// candidates returns the workload classes a rule may match on the peer side.
+func (cx *connectivity) candidates(r *Rule, self *class, dir Direction) []*class {
+	peerSide, selfSide := &r.Src, &r.Dst
+	if dir == Egress {
+		peerSide, selfSide = &r.Dst, &r.Src
+	}
+	if !selfSide.endpointMatches(self, dir == Egress) {
+		return nil
+	}
+	var pools [][]*class
+	switch {
+	case peerSide.Peers != nil:
+		for _, p := range peerSide.Peers {
+			switch {
+			case p.IPBlock != nil:
+				pools = append(pools, cx.withIPs)
+			case p.Pods != nil && len(p.Pods.EqualityRequirements()) > 0:
+				pools = append(pools, cx.byLabel[p.Pods.EqualityRequirements()[0]])
+			case p.NS == nil:
+				pools = append(pools, cx.byNS[p.ns])
+			default:
+				pools = append(pools, cx.classes)
+			}
+		}
+	case peerSide.scope == scopeOwn && peerSide.Sel == nil:
+		pools = append(pools, cx.byNS[peerSide.ns])
+	case peerSide.scope != scopeAny && peerSide.Sel != nil && len(peerSide.Sel.EqualityRequirements()) > 0:
+		pools = append(pools, cx.byLabel[peerSide.Sel.EqualityRequirements()[0]])
+	case peerSide.scope == scopeAny && len(peerSide.Nets) > 0:
+		pools = append(pools, cx.withIPs)
+	default:
+		pools = append(pools, cx.classes)
+	}
+	var out []*class
+	seen := map[*class]bool{}
+	for _, pool := range pools {
+		for _, c := range pool {
+			if !seen[c] && cx.endpoints(r, self, c, dir) {
+				seen[c] = true
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+// evaluate runs one direction's tiers over whole connection sets: what self allows with
+// peer, considering only the rules matches accepts (the rules whose endpoints hold).
+func (cx *connectivity) evaluate(self, peer *class, dir Direction, pols []*Policy, matches func(*Rule) bool) ConnSet {
+	if !self.enforced() || len(pols) == 0 {
+		if self.kind == EndpointHost && self.host != nil && len(self.host.Profiles) == 0 {
+			return ConnSet{}
+		}
+		return AllConnections()
+	}
+	src, dst := peer, self
+	if dir == Egress {
+		src, dst = self, peer
+	}
+	undecided, allowed := AllConnections(), ConnSet{}
+	tiers := cx.e.enforced.tiers
+	for i := 0; i < len(pols); {
+		tier := pols[i].Tier
+		j := i
+		for j < len(pols) && pols[j].Tier == tier {
+			j++
+		}
+		var passed ConnSet
+		for _, p := range pols[i:j] {
+			for ri := range p.Rules[dir] {
+				r := &p.Rules[dir][ri]
+				if r.Action == ActionLog || !matches(r) {
+					continue
+				}
+				m := r.packets(src, dst).Intersect(undecided)
+				if m.IsEmpty() {
+					continue
+				}
+				undecided = undecided.Subtract(m)
+				switch r.Action {
+				case ActionAllow:
+					allowed = allowed.Union(m)
+				case ActionPass:
+					passed = passed.Union(m)
+				}
+			}
+		}
+		if tiers[tier].DefaultAction == ActionDeny {
+			undecided = ConnSet{}
+		}
+		undecided = undecided.Union(passed)
+		i = j
+	}
+	if self.kind == EndpointHost && len(self.host.Profiles) == 0 {
+		return allowed
+	}
+	return allowed.Union(undecided)
+}
+
+// packets returns the connections a rule matches between endpoints it matches: its protocol,
+// destination ports (named ports resolved on dst) and a Service's target ports.
+func (r *Rule) packets(src, dst *class) ConnSet {
+	if r.ICMP != nil || r.NotICMP != nil {
+		return ConnSet{} // ICMP types are finer than a connection set
+	}
+	out := AllConnections()
+	if r.Protocol.set {
+		var only ConnSet
+		only.addProtocol(flows.Protocol(r.Protocol.num))
+		out = only
+	}
+	if r.NotProtocol.set {
+		var not ConnSet
+		not.addProtocol(flows.Protocol(r.NotProtocol.num))
+		out = out.Subtract(not)
+	}
+	if len(r.Dst.Ports) > 0 {
+		out = out.Intersect(portSet(r.Dst.Ports, r.Protocol, dst))
+	}
+	if len(r.Dst.NotPorts) > 0 {
+		out = out.Subtract(portSet(r.Dst.NotPorts, r.Protocol, dst))
+	}
+	if r.Dst.Services != nil && dst != nil {
+		var svc ConnSet
+		if m := dst.service(r.Dst.Services); m != nil {
+			for _, p := range m.ports {
+				svc.addPorts(p.Proto, p.Port, p.Port)
+			}
+		}
+		out = out.Intersect(svc)
+	}
+	return out
+}
+
+// portSet is the connection set of a port list, named ports resolved on dst.
+func portSet(ports []PortMatch, ruleProto protoMatch, dst *class) ConnSet {
+	var out ConnSet
+	for _, p := range ports {
+		protos := portProtos[:]
+		if p.Proto != 0 {
+			protos = []flows.Protocol{flows.Protocol(p.Proto)}
+		} else if ruleProto.set {
+			protos = []flows.Protocol{flows.Protocol(ruleProto.num)}
+		}
+		for _, proto := range protos {
+			switch {
+			case p.Any:
+				out.addProtocol(proto)
+			case p.Name != "":
+				if dst == nil {
+					continue
+				}
+				if n, ok := dst.namedPort(p.Name, uint8(proto)); ok {
+					out.addPorts(proto, n, n)
+				}
+			default:
+				out.addPorts(proto, p.Lo, p.Hi)
+			}
+		}
+	}
+	return out
+}
+
+// external returns the edges between a workload class and outside address space in one
+// direction: the space is cut at every network the class's rules (and, when they use
+// selectors, the network sets) name, each piece is evaluated once, and pieces with the same
+// answer are printed together.
+func (cx *connectivity) external(self *class, dir Direction) []ConnectivityEdge {
+	pols := cx.e.applicable(self, viewEnforced, dir)
+	var cuts []netip.Prefix
+	usesSelectors := false
+	for _, p := range pols {
+		for i := range p.Rules[dir] {
+			r := &p.Rules[dir][i]
+			cuts = append(cuts, cutsOf(r)...)
+			peer := &r.Src
+			if dir == Egress {
+				peer = &r.Dst
+			}
+			usesSelectors = usesSelectors || peer.scope != scopeAny || peer.NotSel != nil
+		}
+	}
+	if usesSelectors {
+		for _, s := range cx.e.ids.sets {
+			cuts = append(cuts, s.Nets...)
+		}
+	}
+	spaces := []AddrRange{universe(false)}
+	if cx.v6 {
+		spaces = append(spaces, universe(true))
+	}
+	type group struct {
+		conns  ConnSet
+		ranges []AddrRange
+	}
+	var groups []*group
+	for _, space := range spaces {
+		for _, a := range atoms(space, cuts) {
+			peer := cx.e.classOf(RangeEndpoint(a.String(), a.prefixes()...))
+			conns := cx.evaluate(self, peer, dir, pols, func(r *Rule) bool { return cx.endpoints(r, self, peer, dir) })
+			if conns.IsEmpty() {
+				continue
+			}
+			var g *group
+			for _, x := range groups {
+				if x.conns.Equal(conns) {
+					g = x
+				}
+			}
+			if g == nil {
+				g = &group{conns: conns}
+				groups = append(groups, g)
+			}
+			g.ranges = append(g.ranges, a)
+		}
+	}
+	var out []ConnectivityEdge
+	for _, g := range groups {
+		ext := ConnectivityPeer{Ranges: mergeRanges(g.ranges)}
+		for _, w := range cx.members[self] {
+			e := ConnectivityEdge{Src: ext, Dst: ConnectivityPeer{Workload: w}, Conns: g.conns}
+			if dir == Egress {
+				e.Src, e.Dst = e.Dst, e.Src
+			}
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// cutsOf lists the networks a rule names.
+func cutsOf(r *Rule) []netip.Prefix {
+	var out []netip.Prefix
+	for _, en := range [...]*Entity{&r.Src, &r.Dst} {
+		out = append(out, en.Nets...)
+		out = append(out, en.NotNets...)
+		for _, p := range en.Peers {
+			if p.IPBlock != nil {
+				out = append(out, p.IPBlock.CIDR)
+				out = append(out, p.IPBlock.Except...)
+			}
+		}
+	}
+	return out
+}

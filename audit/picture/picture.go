@@ -1,0 +1,199 @@
+// Package picture computes what the audit's html page draws: the namespaces and workloads of a
+// cluster, and the traffic between them, each edge marked as observed (allowed or denied), allowed
+// by the current policies, or both.
+//
+// # What it must never do
+//
+// picture never decides policy semantics itself: verdicts come from netpol and observed traffic
+// from flows. It bounds its work to what the page can draw, so a large cluster costs no more than
+// the picture's node limit allows.
+package picture
+
+import (
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/flowguard/flowguard/audit"
+	"github.com/flowguard/flowguard/audit/render"
+	"github.com/flowguard/flowguard/flows"
+	"github.com/flowguard/flowguard/netpol"
+)
+
+// maxProbedWorkloads bounds the pairs probed for allowed but unobserved traffic (pairs grow with
+// the square of workloads); beyond it only observed traffic is drawn.
+const maxProbedWorkloads = 120
+
+// Build returns the picture of cluster and graph over window: every workload of the namespaces
+// in scope (all when namespaces is empty), the observed edges between them and to peers outside
+// the cluster, and, between workloads, the traffic the policies allow on the destination's
+// declared ports though none was observed. graph and window may be nil.
+func Build(cluster *netpol.Cluster, graph *flows.Graph, window *audit.Window, namespaces []string) *render.Picture {
+	inScope := func(ns string) bool { return len(namespaces) == 0 || slices.Contains(namespaces, ns) }
+	b := builder{workloads: map[string][]string{}, external: map[string]bool{}, edges: map[[2]string]*render.Edge{}}
+	var probed []*netpol.Workload
+	for _, ns := range cluster.Namespaces() {
+		if inScope(ns.Name) {
+			b.workloads[ns.Name] = b.workloads[ns.Name][:0:0]
+		}
+	}
+	for _, w := range cluster.Workloads() {
+		if !inScope(w.Namespace) {
+			continue
+		}
+		b.workloads[w.Namespace] = append(b.workloads[w.Namespace], w.Name)
+		probed = append(probed, w)
+	}
+	eng := netpol.NewEngine(cluster)
+	if graph != nil {
+		q := flows.Query{}
+		if window != nil {
+			q.From, q.To = window.Start, window.End
+		}
+		graph.Range(q, func(e *flows.Edge) bool {
+			from, ok1 := b.node(e.Src, inScope)
+			to, ok2 := b.node(e.Dst, inScope)
+			if !ok1 || !ok2 {
+				return true
+			}
+			edge := b.edge(from, to)
+			edge.Ports = appendPort(edge.Ports, e.Proto, e.DstPort)
+			if e.Action == flows.ActionDeny {
+				edge.Denied = true
+				return true
+			}
+			edge.Observed = true
+			if eng.Verdict(netpol.FlowEndpoint(e.Src), netpol.FlowEndpoint(e.Dst), netpol.PacketOf(e.Proto, e.DstPort)).Allowed {
+				edge.Allowed = true
+			}
+			return true
+		})
+	}
+	if len(probed) <= maxProbedWorkloads {
+		for _, src := range probed {
+			for _, dst := range probed {
+				from, to := id(src.Namespace, src.Name), id(dst.Namespace, dst.Name)
+				if src == dst || b.edges[[2]string{from, to}] != nil {
+					continue
+				}
+				for _, p := range dst.Ports {
+					pkt := netpol.PacketOf(p.Proto, p.Port)
+					if eng.Verdict(netpol.WorkloadEndpoint(src.WorkloadRef), netpol.WorkloadEndpoint(dst.WorkloadRef), pkt).Allowed {
+						e := b.edge(from, to)
+						e.Allowed = true
+						e.Ports = appendPort(e.Ports, p.Proto, p.Port)
+					}
+				}
+			}
+		}
+	}
+	pic := &render.Picture{External: slices.Sorted(maps.Keys(b.external))}
+	for _, ns := range slices.Sorted(maps.Keys(b.workloads)) {
+		wls := slices.Compact(slices.Sorted(slices.Values(b.workloads[ns])))
+		pic.Namespaces = append(pic.Namespaces, render.PictureNamespace{Name: ns, Workloads: wls})
+	}
+	for _, k := range slices.SortedFunc(maps.Keys(b.edges), func(x, y [2]string) int {
+		return strings.Compare(x[0]+"\x00"+x[1], y[0]+"\x00"+y[1])
+	}) {
+		pic.Edges = append(pic.Edges, *b.edges[k])
+	}
+	return pic
+}
+
+type builder struct {
+	workloads map[string][]string
+	external  map[string]bool
+	edges     map[[2]string]*render.Edge
+}
+
+func id(ns, name string) string { return ns + "/" + name }
+
+func (b *builder) edge(from, to string) *render.Edge {
+	k := [2]string{from, to}
+	if e := b.edges[k]; e != nil {
+		return e
+	}
+	e := &render.Edge{From: from, To: to}
+	b.edges[k] = e
+	return e
+}
+
+// node names the picture node of one end of a flow: a workload ("namespace/name", the workload
+// the flow's aggregated name stands for), or a peer outside the namespaces ("pub", "pvt", a set
+// or host). Ends in namespaces out of scope are not drawn.
+func (b *builder) node(ep flows.Endpoint, inScope func(string) bool) (string, bool) {
+	switch ep.Type {
+	case flows.TypeWorkload:
+		if !inScope(ep.Namespace) {
+			return "", false
+		}
+		name := workloadOf(ep.Name, b.workloads[ep.Namespace])
+		b.workloads[ep.Namespace] = append(b.workloads[ep.Namespace], name)
+		return id(ep.Namespace, name), true
+	case flows.TypeNetworkSet:
+		if ep.Namespace != "" {
+			if !inScope(ep.Namespace) {
+				return "", false
+			}
+			b.external["set "+ep.Namespace+"/"+ep.Name] = true
+			return "set " + ep.Namespace + "/" + ep.Name, true
+		}
+		b.external["set "+ep.Name] = true
+		return "set " + ep.Name, true
+	case flows.TypeHost:
+		b.external["host "+ep.Name] = true
+		return "host " + ep.Name, true
+	}
+	name := ep.Name
+	if ep.IP.IsValid() && name != "pub" && name != "pvt" {
+		name = ep.IP.String()
+	}
+	b.external[name] = true
+	return name, true
+}
+
+// workloadOf maps a flow's aggregated name ("frontend-7d9f8b6c5-*", "db-*") to the workload of
+// the namespace it stands for: the longest workload name it extends by a hyphen. Without one,
+// the aggregated name itself, without its trailing "-*".
+func workloadOf(aggr string, workloads []string) string {
+	best := ""
+	for _, w := range workloads {
+		if (aggr == w || strings.HasPrefix(aggr, w+"-")) && len(w) > len(best) {
+			best = w
+		}
+	}
+	if best != "" {
+		return best
+	}
+	return strings.TrimSuffix(aggr, "-*")
+}
+
+func appendPort(ports []string, proto flows.Protocol, port uint16) []string {
+	p := protoName(proto)
+	if port > 0 {
+		p += "/" + strconv.Itoa(int(port))
+	}
+	if slices.Contains(ports, p) {
+		return ports
+	}
+	ports = append(ports, p)
+	slices.Sort(ports)
+	return ports
+}
+
+func protoName(p flows.Protocol) string {
+	switch p {
+	case flows.ProtoTCP:
+		return "TCP"
+	case flows.ProtoUDP:
+		return "UDP"
+	case flows.ProtoSCTP:
+		return "SCTP"
+	case flows.ProtoICMP:
+		return "ICMP"
+	case flows.ProtoICMPv6:
+		return "ICMPv6"
+	}
+	return "proto " + strconv.Itoa(int(p))
+}

@@ -1,0 +1,189 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/flowguard/flowguard/api/v1alpha1"
+	"github.com/flowguard/flowguard/audit"
+	"github.com/flowguard/flowguard/audit/picture"
+	"github.com/flowguard/flowguard/audit/regoeval"
+	"github.com/flowguard/flowguard/audit/render"
+	"github.com/flowguard/flowguard/netpol"
+	"github.com/flowguard/flowguard/rego"
+)
+
+// AuditOptions are the flags of `flowguard audit`.
+type AuditOptions struct {
+	Files      []string
+	Flows      []string
+	At         string
+	Lookback   time.Duration
+	Output     string
+	Namespaces []string
+	Rules      []string
+	Params     []string
+	FailOn     string
+	Timeout    time.Duration
+
+	at     time.Time
+	format render.Format
+	params map[string]map[string]any
+	// now is the clock used when neither --at nor flows say what time it is.
+	now func() time.Time
+}
+
+// AddFlags registers the flags.
+func (o *AuditOptions) AddFlags(fs *pflag.FlagSet) {
+	formats := make([]string, 0, len(render.Formats()))
+	for _, f := range render.Formats() {
+		formats = append(formats, string(f))
+	}
+	fs.StringSliceVarP(&o.Files, "filename", "f", nil, "cluster state: manifest files or folders (YAML or JSON, multi-document, Lists)")
+	fs.StringSliceVar(&o.Flows, "flows", nil, "observed traffic: Calico flow-log files or folders (plain or gzip); without it, rules that need flows are skipped")
+	fs.StringVar(&o.At, "at", "", "end of the lookback window (RFC 3339); default: the newest flow record")
+	fs.DurationVar(&o.Lookback, "lookback", rego.DefaultLookback, "window of observed traffic the rules judge by")
+	fs.StringVarP(&o.Output, "output", "o", string(render.Text), "output format: "+strings.Join(formats, ", "))
+	fs.StringSliceVarP(&o.Namespaces, "namespace", "n", nil, "audit only these namespaces (cluster-scoped objects are always audited); default: all")
+	fs.StringSliceVar(&o.Rules, "rule", nil, "run only these rule ids; default: every audit rule")
+	fs.StringArrayVar(&o.Params, "param", nil, "a rule parameter, RULE.NAME=VALUE (VALUE is JSON, or else a string), e.g. missing-default-deny.egress=true")
+	fs.StringVar(&o.FailOn, "fail-on", "", "exit 1 when a finding is at least this severe: critical, high, medium, low or info")
+	fs.DurationVar(&o.Timeout, "timeout", 30*time.Second, "deadline of the rules' evaluation per object")
+}
+
+// Validate checks the flags.
+func (o *AuditOptions) Validate() error {
+	var err error
+	switch {
+	case len(o.Files) == 0:
+		return badInput(errors.New("-f: at least one manifest file or folder is required"))
+	case o.Lookback <= 0:
+		return badInput(fmt.Errorf("--lookback %s: must be positive", o.Lookback))
+	case o.Timeout <= 0:
+		return badInput(fmt.Errorf("--timeout %s: must be positive", o.Timeout))
+	}
+	if o.format, err = render.ParseFormat(o.Output); err != nil {
+		return badInput(fmt.Errorf("--output: %w", err))
+	}
+	if o.FailOn != "" && !validSeverity(o.FailOn) {
+		return badInput(fmt.Errorf("--fail-on %q: must be critical, high, medium, low or info", o.FailOn))
+	}
+	if o.At != "" {
+		if o.at, err = time.Parse(time.RFC3339, o.At); err != nil {
+			return badInput(fmt.Errorf("--at %q: want RFC 3339, e.g. 2025-10-01T12:00:00Z: %w", o.At, err))
+		}
+	}
+	o.params = map[string]map[string]any{}
+	for _, p := range o.Params {
+		key, value, ok := strings.Cut(p, "=")
+		rule, name, ok2 := strings.Cut(key, ".")
+		if !ok || !ok2 || rule == "" || name == "" {
+			return badInput(fmt.Errorf("--param %q: want RULE.NAME=VALUE", p))
+		}
+		var v any
+		if err := json.Unmarshal([]byte(value), &v); err != nil {
+			v = value
+		}
+		if o.params[rule] == nil {
+			o.params[rule] = map[string]any{}
+		}
+		o.params[rule][name] = v
+	}
+	return nil
+}
+
+func validSeverity(s string) bool {
+	switch v1alpha1.Severity(s) {
+	case v1alpha1.SeverityCritical, v1alpha1.SeverityHigh, v1alpha1.SeverityMedium, v1alpha1.SeverityLow, v1alpha1.SeverityInfo:
+		return true
+	}
+	return false
+}
+
+func newAuditCommand() *cobra.Command {
+	o := &AuditOptions{now: time.Now}
+	cmd := &cobra.Command{
+		Use:   "audit -f PATH... [--flows PATH...] [--at TIME] [-o text|json|yaml|html|policyreport]",
+		Short: "Audit network policies offline against observed traffic and the rule library",
+		Long: `Read the cluster state from manifests (-f) and the observed traffic from Calico flow logs
+(--flows), run every audit rule, and print the findings: which workloads no policy protects,
+which namespaces lack a default deny, which allow rules are far wider than the traffic they
+carry or carry none, which flows were denied, and what to do about each, often with the
+narrowed policy as YAML.
+
+The lookback window ends at the newest flow record unless --at says otherwise, so old flow
+logs can be audited. Output formats: text (a summary table, then findings by severity), json
+and yaml (top-level summary and findings), html (one self-contained page with a picture of
+namespaces, workloads and their allowed and observed traffic), policyreport
+(wgpolicyk8s.io/v1alpha2 PolicyReports for existing report viewers).
+
+Exit status: 0 when the audit ran (findings included), 1 when --fail-on is given and a finding
+is at least that severe, 2 on input that cannot be read or understood.`,
+		Example: `  flowguard audit -f examples/shop --flows examples/shop/flows.jsonl
+  flowguard audit -f cluster/ --flows logs/ -o html > audit.html
+  flowguard audit -f cluster/ --flows logs/ -o json --fail-on high --param missing-default-deny.egress=true`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return runAudit(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}
+
+func runAudit(ctx context.Context, o *AuditOptions, stdout, stderr io.Writer) error {
+	cluster, err := netpol.Load(o.Files...)
+	if err != nil {
+		return badInput(fmt.Errorf("read cluster state: %w", err))
+	}
+	graph, newest, err := loadFlows(ctx, o.Flows, stderr)
+	if err != nil {
+		return badInput(err)
+	}
+	now := o.at
+	if now.IsZero() {
+		now = newest
+	}
+	if now.IsZero() {
+		now = o.now()
+	}
+	ev := regoeval.NewEvaluator(rego.NewStaticState(cluster, graph, now), regoeval.Options{
+		Engine: rego.Options{Deadline: o.Timeout, Lookback: o.Lookback},
+	})
+	res, err := ev.Evaluate(ctx, audit.Scope{Namespaces: o.Namespaces, Rules: o.Rules, Parameters: o.params, Lookback: o.Lookback})
+	if err != nil {
+		return err
+	}
+	in := render.Input{Result: res, Subject: strings.Join(o.Files, ", "), RunName: "flowguard-audit"}
+	if o.format == render.HTML {
+		in.Picture = picture.Build(cluster, graph, res.Window, o.Namespaces)
+	}
+	if err := render.Write(stdout, o.format, in); err != nil {
+		return err
+	}
+	for _, s := range res.Skipped {
+		if strings.HasPrefix(s.Reason, "evaluation failed") {
+			return badInput(fmt.Errorf("rule %s: %s; the audit is incomplete", s.Rule, s.Reason))
+		}
+	}
+	if o.FailOn != "" {
+		threshold := audit.SeverityRank(v1alpha1.Severity(o.FailOn))
+		for _, f := range res.Findings {
+			if audit.SeverityRank(f.Severity) <= threshold {
+				return &exitError{code: ExitFailed, err: fmt.Errorf("findings at or above %s", o.FailOn)}
+			}
+		}
+	}
+	return nil
+}

@@ -81,3 +81,42 @@ func TestVerdictsAgreeWithGenerator(t *testing.T) {
 		})
 	}
 }
+
+// The connectivity map of a generated cluster agrees with verdicts on every workload pair.
+func TestSynthConnectivityAgreesWithVerdicts(t *testing.T) {
+	sc := synth.Generate(synth.Config{Seed: 5, Namespaces: 4, WorkloadsPerNamespace: 5, Replicas: 1, Pods: true,
+		DefaultDeny: true, KubernetesPolicyWorkloads: 2, CalicoNamespaces: 3, GlobalPolicies: 4})
+	c := loadSynth(t, sc)
+	e := netpol.NewEngine(c)
+	got := map[[2]string]netpol.ConnSet{}
+	for _, edge := range e.Connectivity() {
+		got[[2]string{edge.Src.String(), edge.Dst.String()}] = edge.Conns
+	}
+	var pkts []netpol.Packet
+	for _, w := range sc.Workloads[:5] {
+		pkts = append(pkts, netpol.TCP(w.HTTPPort))
+	}
+	pkts = append(pkts, netpol.TCP(9050), netpol.TCP(443), netpol.UDP(53), netpol.TCP(22))
+	allowed := 0
+	for _, s := range c.Workloads() {
+		for _, d := range c.Workloads() {
+			if s == d {
+				continue
+			}
+			src, dst := netpol.WorkloadEndpoint(s.WorkloadRef), netpol.WorkloadEndpoint(d.WorkloadRef)
+			set, ok := got[[2]string{s.WorkloadRef.String(), d.WorkloadRef.String()}]
+			for _, pkt := range pkts {
+				want := e.Verdict(src, dst, pkt).Allowed
+				if want {
+					allowed++
+				}
+				if have := ok && set.Contains(pkt.Proto, pkt.Port); have != want {
+					t.Errorf("%s -> %s %s/%d: connectivity %v (%s), verdict %v", s.WorkloadRef, d.WorkloadRef, pkt.Proto, pkt.Port, have, set, want)
+				}
+			}
+		}
+	}
+	if allowed == 0 {
+		t.Fatal("no allowed connection: the check proves nothing")
+	}
+}

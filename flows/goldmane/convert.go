@@ -48,6 +48,13 @@ func (c *Converter) Convert(f *pb.Flow) (flows.Record, error) {
 		return flows.Record{}, malformed(flows.ReasonValue, "Key.dest_port", fmt.Sprintf("port %d out of range", k.DestPort))
 	}
 	rec.DstPort = uint16(k.DestPort)
+	if k.DestServicePort < 0 || k.DestServicePort > 65535 {
+		return flows.Record{}, malformed(flows.ReasonValue, "Key.dest_service_port", fmt.Sprintf("port %d out of range", k.DestServicePort))
+	}
+	rec.DstService = flows.Service{
+		Namespace: k.DestServiceNamespace, Name: k.DestServiceName,
+		PortName: k.DestServicePortName, Port: uint16(k.DestServicePort),
+	}
 	if k.Proto == "" {
 		return flows.Record{}, malformed(flows.ReasonMissing, "Key.proto", "no protocol")
 	}
@@ -88,6 +95,12 @@ func (c *Converter) Convert(f *pb.Flow) (flows.Record, error) {
 	rec.Packets = uint64(f.PacketsIn) + uint64(f.PacketsOut)
 	rec.FlowsStarted = uint64(f.NumConnectionsStarted)
 	rec.FlowsEnded = uint64(f.NumConnectionsCompleted)
+	// Connections active in the window either completed in it or were live at its end, which is
+	// what Calico's flow logs count as num_flows; the flow-log and JSON parsers count alike.
+	rec.Flows = uint64(f.NumConnectionsLive) + uint64(f.NumConnectionsCompleted)
+	if rec.Flows == 0 {
+		rec.Flows = max(rec.FlowsStarted, 1)
+	}
 	if f.StartTime <= 0 {
 		return flows.Record{}, malformed(flows.ReasonValue, "start_time", fmt.Sprintf("start time %d is not after the epoch", f.StartTime))
 	}
@@ -108,6 +121,7 @@ func counters(f *pb.Flow) error {
 		{"bytes_in", f.BytesIn}, {"bytes_out", f.BytesOut},
 		{"num_connections_started", f.NumConnectionsStarted},
 		{"num_connections_completed", f.NumConnectionsCompleted},
+		{"num_connections_live", f.NumConnectionsLive},
 	} {
 		if c.v < 0 {
 			return malformed(flows.ReasonValue, c.field, fmt.Sprintf("negative counter %d", c.v))
@@ -143,10 +157,15 @@ func (c *Converter) endpoint(field string, t pb.EndpointType, ns, name, labelFie
 		return ep, err
 	}
 	ep.Labels = l
+	ep.ServiceAccount, _ = l.Get(serviceAccountLabel)
 	return ep, nil
 }
 
-// labelSet parses "k=v" strings into a sorted label set, shared with earlier identical sets.
+// serviceAccountLabel is the label Calico puts on workload endpoints naming the pod's account.
+const serviceAccountLabel = "projectcalico.org/serviceaccount"
+
+// labelSet parses "k=v" strings into a label set sorted by key, keeping the last value of a
+// repeated key as the flow-log parser does, shared with earlier identical sets.
 func (c *Converter) labelSet(field string, raw []string) (flows.Labels, error) {
 	if len(raw) == 0 {
 		return nil, nil
@@ -167,7 +186,7 @@ func (c *Converter) labelSet(field string, raw []string) (flows.Labels, error) {
 		}
 		l = append(l, flows.Label{Key: k, Value: v})
 	}
-	sortLabels(l)
+	l = canonical(l)
 	if c.labels == nil || len(c.labels) >= c.limit() {
 		c.labels = make(map[string]flows.Labels, 256)
 	}
@@ -175,13 +194,22 @@ func (c *Converter) labelSet(field string, raw []string) (flows.Labels, error) {
 	return l, nil
 }
 
-// sortLabels is an insertion sort: label sets are short and usually already sorted.
-func sortLabels(l flows.Labels) {
+// canonical sorts labels by key with a stable insertion sort (label sets are short and usually
+// sorted already) and keeps the last value of a repeated key.
+func canonical(l flows.Labels) flows.Labels {
 	for i := 1; i < len(l); i++ {
 		for j := i; j > 0 && l[j].Key < l[j-1].Key; j-- {
 			l[j], l[j-1] = l[j-1], l[j]
 		}
 	}
+	out := l[:0]
+	for i, kv := range l {
+		if i+1 < len(l) && l[i+1].Key == kv.Key {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
 }
 
 func (c *Converter) limit() int {

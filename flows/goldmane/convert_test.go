@@ -32,6 +32,35 @@ func TestConvert(t *testing.T) {
 			flow: gmFlow(withDst(pb.EndpointType_WorkloadEndpoint, "shop", "backend-5c8d9f7b4-*", "expr=a=b")),
 			want: record(func(r *flows.Record) { r.Dst.Labels = flows.Labels{{Key: "expr", Value: "a=b"}} }),
 		},
+		"the pod's service account comes from Calico's label, and a repeated key keeps its last value": {
+			flow: gmFlow(withSrc(pb.EndpointType_WorkloadEndpoint, "shop", "frontend-7d9f8b6c5-*", "app=old", "projectcalico.org/serviceaccount=frontend", "app=frontend")),
+			want: record(func(r *flows.Record) {
+				r.Src.Labels = flows.Labels{{Key: "app", Value: "frontend"}, {Key: "projectcalico.org/serviceaccount", Value: "frontend"}}
+				r.Src.ServiceAccount = "frontend"
+			}),
+		},
+		"policy hits are ordered by their index": {
+			flow: gmFlow(withEnforced(
+				hit(pb.PolicyKind_NetworkPolicy, "shop", "backend-ingress", "default", pb.Action_Allow, 1, 0),
+				hit(pb.PolicyKind_GlobalNetworkPolicy, "", "platform-guard", "platform", pb.Action_Pass, 0, 2),
+			)),
+			want: record(func(r *flows.Record) {
+				r.Enforced = []flows.PolicyHit{
+					{Index: 0, Tier: "platform", Kind: flows.KindGlobalNetworkPolicy, Name: "platform-guard", Action: flows.HitPass, RuleIndex: 2},
+					{Index: 1, Tier: "default", Kind: flows.KindKubernetesNetworkPolicy, Namespace: "shop", Name: "backend-ingress", Action: flows.HitAllow, RuleIndex: 0},
+				}
+			}),
+		},
+		"connections count as the live and completed ones, else those started, else one": {
+			flow: gmFlow(func(f *pb.Flow) { f.NumConnectionsLive, f.NumConnectionsCompleted, f.NumConnectionsStarted = 0, 0, 3 }),
+			want: record(func(r *flows.Record) { r.Flows, r.FlowsEnded, r.FlowsStarted = 3, 0, 3 }),
+		},
+		"no service": {
+			flow: gmFlow(func(f *pb.Flow) {
+				f.Key.DestServiceName, f.Key.DestServiceNamespace, f.Key.DestServicePortName, f.Key.DestServicePort = "", "", "", 0
+			}),
+			want: record(func(r *flows.Record) { r.DstService = flows.Service{} }),
+		},
 		"host endpoint to a public network, not namespaced, reported by the source": {
 			flow: gmFlow(
 				withSrc(pb.EndpointType_HostEndpoint, "-", "node-1.eth0"),
@@ -184,6 +213,12 @@ func TestConvertRefusesMalformedFlows(t *testing.T) {
 		},
 		"label with an empty key": {
 			flow: gmFlow(withDst(pb.EndpointType_WorkloadEndpoint, "shop", "backend-*", "=x")), reason: flows.ReasonValue, field: "dest_labels[0]",
+		},
+		"service port above 65535": {
+			flow: gmFlow(func(f *pb.Flow) { f.Key.DestServicePort = 65536 }), reason: flows.ReasonValue, field: "Key.dest_service_port",
+		},
+		"negative live connections": {
+			flow: gmFlow(func(f *pb.Flow) { f.NumConnectionsLive = -1 }), reason: flows.ReasonValue, field: "num_connections_live",
 		},
 		"negative byte counter": {
 			flow: gmFlow(withBytes(-5, 0)), reason: flows.ReasonValue, field: "bytes_in",

@@ -93,8 +93,9 @@ func record(mods ...func(*flows.Record)) flows.Record {
 			Labels: flows.Labels{{Key: "app", Value: "backend"}}},
 		DstPort: 8080, Proto: flows.ProtoTCP, Action: flows.ActionAllow, Reporter: flows.ReporterDst,
 		Enforced: []flows.PolicyHit{{Index: 0, Tier: "default", Kind: flows.KindNetworkPolicy, Namespace: "shop", Name: "allow-frontend", Action: flows.HitAllow, RuleIndex: 0}},
-		Bytes:    2400, Packets: 18, FlowsStarted: 2, FlowsEnded: 1,
-		Start: time.Unix(t0, 0).UTC(), End: time.Unix(t0+15, 0).UTC(),
+		Bytes:    2400, Packets: 18, FlowsStarted: 2, FlowsEnded: 1, Flows: 2,
+		DstService: flows.Service{Namespace: "shop", Name: "backend", PortName: "http", Port: 80},
+		Start:      time.Unix(t0, 0).UTC(), End: time.Unix(t0+15, 0).UTC(),
 	}
 	for _, m := range mods {
 		m(&r)

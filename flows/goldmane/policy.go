@@ -52,6 +52,12 @@ func (c *Converter) trace(field string, hits []*pb.PolicyHit) ([]flows.PolicyHit
 		}
 		out[i] = hit
 	}
+	// Goldmane sends hits in trace order already; sort as flow logs are, by index.
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && out[j].Index < out[j-1].Index; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
 	if c.hits == nil || len(c.hits) >= c.limit() {
 		c.hits = make(map[string][]flows.PolicyHit, 256)
 	}

@@ -120,7 +120,7 @@ func peerName(ctx context.Context) string {
 }
 
 // start serves g and returns client options that reach it through the given PKI's files.
-func (g *fakeGoldmane) start(t *testing.T, pki *testPKI) goldmane.Options {
+func (g *fakeGoldmane) start(t testing.TB, pki *testPKI) goldmane.Options {
 	t.Helper()
 	g.called = make(chan struct{}, 16)
 	lis := bufconn.Listen(1 << 20)

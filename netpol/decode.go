@@ -96,7 +96,7 @@ type decoded struct {
 func decodeDocument(data []byte, src Source, out []decoded) []decoded {
 	var head struct {
 		metav1.TypeMeta `json:",inline"`
-		Metadata        struct{ Name, Namespace string } `json:"metadata"`
+		Metadata        struct{ Name, Namespace any } `json:"metadata"`
 		Items           []json.RawMessage                `json:"items"`
 	}
 	if err := json.Unmarshal(data, &head); err != nil {
@@ -104,7 +104,7 @@ func decodeDocument(data []byte, src Source, out []decoded) []decoded {
 	}
 	fail := func(err error) []decoded {
 		return append(out, decoded{src: src, err: &ObjectError{Source: src, Kind: head.Kind,
-			Namespace: head.Metadata.Namespace, Name: head.Metadata.Name, Err: err}})
+			Namespace: scalar(head.Metadata.Namespace), Name: scalar(head.Metadata.Name), Err: err}})
 	}
 	if head.Kind == "" {
 		return fail(errors.New("kind: Required value"))
@@ -135,6 +135,14 @@ func decodeDocument(data []byte, src Source, out []decoded) []decoded {
 		return fail(err)
 	}
 	return append(out, decoded{obj: obj, src: src})
+}
+
+// scalar renders a metadata field for messages, whatever YAML made of it.
+func scalar(v any) string {
+	if v == nil {
+		return ""
+	}
+	return fmt.Sprint(v)
 }
 
 // decodeTyped decodes strictly: unknown and duplicate fields are errors, as the API server's

@@ -97,7 +97,7 @@ func decodeDocument(data []byte, src Source, out []decoded) []decoded {
 	var head struct {
 		metav1.TypeMeta `json:",inline"`
 		Metadata        struct{ Name, Namespace any } `json:"metadata"`
-		Items           []json.RawMessage                `json:"items"`
+		Items           []json.RawMessage             `json:"items"`
 	}
 	if err := json.Unmarshal(data, &head); err != nil {
 		return append(out, decoded{src: src, err: &ObjectError{Source: src, Err: fmt.Errorf("read object: %w", err)}})

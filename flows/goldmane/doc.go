@@ -10,6 +10,10 @@
 // Across restarts of the client, Stats().Watermark passed back as Options.Since gives
 // at-most-once delivery.
 //
+// The stubs in the proto subpackage carry Calico v3.31.0's field numbers; they are
+// wire-compatible with Goldmane v3.30 to v3.32 for everything this client sends and reads (see
+// that package's documentation for the v3.32 PolicyMatch change).
+//
 // Malformed flows (unknown enum values, labels that are not key=value, impossible ports or
 // counters) are counted by reason in a flows.Tally, logged once per reason, and skipped; they
 // never stop the stream.

@@ -1,3 +1,5 @@
+//go:build e2e
+
 package goldmane_test
 
 import (
@@ -38,7 +40,7 @@ func goldmaneAssets(t *testing.T) string {
 	t.Helper()
 	dir := os.Getenv("GOLDMANE_ASSETS")
 	if dir == "" {
-		t.Skip("GOLDMANE_ASSETS is not set: run hack/goldmane.sh and set it to the folder it prints (make test does both)")
+		t.Skip("GOLDMANE_ASSETS is not set: run hack/goldmane.sh and set it to the folder it prints (make test-e2e does both)")
 	}
 	return dir
 }

@@ -1,3 +1,5 @@
+//go:build e2e
+
 package goldmane_test
 
 import (
@@ -91,6 +93,29 @@ func TestRealGoldmane(t *testing.T) {
 	case r := <-col:
 		t.Errorf("a record was delivered twice: %+v", r)
 	default:
+	}
+}
+
+// TestRealGoldmaneRequiresTheClientCertificate shows Goldmane's mutual TLS at work: a client
+// whose certificate another CA signed gets nothing and keeps retrying.
+func TestRealGoldmaneRequiresTheClientCertificate(t *testing.T) {
+	pki := newTestPKI(t)
+	server := newRealGoldmane(t, pki, time.Second)
+	server.start()
+	now := time.Now().Unix() - 5
+	server.push(gmFlow(withWindow(now, now+1)))
+	server.waitListed(1)
+
+	stranger := newTestPKI(t)
+	fc := clocktesting.NewFakeClock(time.Now())
+	col := make(collector, 1)
+	c, _ := runClient(t, goldmane.Options{
+		Address: server.addr(), CAFile: pki.CAFile, CertFile: stranger.ClientCert, KeyFile: stranger.ClientKey,
+		Interval: time.Second, Clock: fc,
+	}, col.sink)
+	waitFor(t, "the client to back off", fc.HasWaiters)
+	if st := c.Stats(); st.Failures != 1 || st.Flows.Records != 0 || len(col) != 0 {
+		t.Errorf("stats = %+v, want one failed session and no records", st)
 	}
 }
 

@@ -1,7 +1,6 @@
 package flows
 
 import (
-	"net/netip"
 	"time"
 )
 
@@ -15,17 +14,11 @@ type Parser struct {
 	ep  [2]rawEndpoint
 	// last holds each string field's previous value (see str).
 	last [16]string
+	key  []byte
 }
 
 // NewParser returns a Parser with the default interning limit.
 func NewParser() *Parser { return &Parser{in: newInterner(0)} }
-
-type rawEndpoint struct {
-	typ            EndpointType
-	name, aggr, ns string
-	ip             netip.Addr
-	labels         labelSet
-}
 
 // Fields every Calico flow-log record must carry.
 const (
@@ -86,10 +79,10 @@ func (p *Parser) ParseCalico(line []byte, rec *Record) error {
 	svc := &rec.DstService
 	svc.Namespace, svc.Name, svc.PortName = noPlaceholder(svc.Namespace), noPlaceholder(svc.Name), noPlaceholder(svc.PortName)
 	var err error
-	if rec.Src, err = p.endpoint(&p.ep[0], "source"); err != nil {
+	if rec.Src, err = p.endpoint(&p.ep[0], "source", "source_labels"); err != nil {
 		return err
 	}
-	rec.Dst, err = p.endpoint(&p.ep[1], "dest")
+	rec.Dst, err = p.endpoint(&p.ep[1], "dest", "dest_labels")
 	return err
 }
 
@@ -119,25 +112,25 @@ func (p *Parser) calicoField(k []byte, rec *Record, seen *uint8) error {
 		*seen |= hasDstType
 		p.ep[1].typ, err = enumOf(p, "dest_type", endpointTypeOf)
 	case "source_name":
-		p.ep[0].name, err = p.str("source_name")
+		p.ep[0].name, err = p.span("source_name")
 	case "dest_name":
-		p.ep[1].name, err = p.str("dest_name")
+		p.ep[1].name, err = p.span("dest_name")
 	case "source_name_aggr":
-		p.ep[0].aggr, err = p.str("source_name_aggr")
+		p.ep[0].aggr, err = p.span("source_name_aggr")
 	case "dest_name_aggr":
-		p.ep[1].aggr, err = p.str("dest_name_aggr")
+		p.ep[1].aggr, err = p.span("dest_name_aggr")
 	case "source_namespace":
-		p.ep[0].ns, err = p.str("source_namespace")
+		p.ep[0].ns, err = p.span("source_namespace")
 	case "dest_namespace":
-		p.ep[1].ns, err = p.str("dest_namespace")
+		p.ep[1].ns, err = p.span("dest_namespace")
 	case "source_ip":
 		p.ep[0].ip, err = p.ipAddr("source_ip")
 	case "dest_ip":
 		p.ep[1].ip, err = p.ipAddr("dest_ip")
 	case "source_labels":
-		p.ep[0].labels, err = p.labels("source_labels")
+		p.ep[0].labels, p.ep[0].labelsKind, err = p.labelsRaw("source_labels")
 	case "dest_labels":
-		p.ep[1].labels, err = p.labels("dest_labels")
+		p.ep[1].labels, p.ep[1].labelsKind, err = p.labelsRaw("dest_labels")
 	case "dest_port":
 		rec.DstPort, err = p.port("dest_port")
 	case "source_port":

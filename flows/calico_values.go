@@ -69,33 +69,6 @@ func (p *Parser) rawValue(field string, kinds ...valueKind) ([]byte, valueKind, 
 	return s.b[start:s.i], got, nil
 }
 
-// labels reads {"labels":["k=v",...]} (Felix's shape) or a bare ["k=v",...] (Goldmane's).
-func (p *Parser) labels(field string) (labelSet, error) {
-	at := p.sc.i
-	raw, kind, err := p.rawValue(field, kindObject, kindArray, kindString)
-	if err != nil || kind == kindNull {
-		return labelSet{}, err
-	}
-	if kind == kindString {
-		// "-" stands for no labels in some exports; anything else is not a label set.
-		if string(raw) == `"-"` || string(raw) == `""` {
-			return labelSet{}, nil
-		}
-		return labelSet{}, typeError(field, "object", kindString, at)
-	}
-	if l, ok := p.in.labels[string(raw)]; ok {
-		return l, nil
-	}
-	l, err := p.parseLabels(raw, kind, field)
-	if err != nil {
-		return labelSet{}, inField(err, field)
-	}
-	ls := labelSet{labels: l}
-	ls.serviceAccount, _ = l.Get(serviceAccountLabel)
-	remember(p.in.labels, p.in.limit, raw, ls)
-	return ls, nil
-}
-
 func (p *Parser) parseLabels(raw []byte, kind valueKind, field string) (Labels, error) {
 	s := &p.sub
 	s.reset(raw)
@@ -307,29 +280,4 @@ func (p *Parser) domains() ([]string, error) {
 	}
 	remember(p.in.domains, p.in.limit, raw, out)
 	return out, nil
-}
-
-// serviceAccountLabel is the label Calico puts on workload endpoints naming the pod's account.
-const serviceAccountLabel = "projectcalico.org/serviceaccount"
-
-// endpoint folds the raw fields of one side into the aggregation identity: the aggregated name
-// stands for the workload, "-" placeholders become empty, and workload IPs are dropped.
-func (p *Parser) endpoint(r *rawEndpoint, side string) (Endpoint, error) {
-	e := Endpoint{Type: r.typ, Labels: r.labels.labels, ServiceAccount: r.labels.serviceAccount}
-	if r.ns != "-" {
-		e.Namespace = r.ns
-	}
-	switch {
-	case r.aggr != "" && r.aggr != "-":
-		e.Name = r.aggr
-	case r.name != "-":
-		e.Name = r.name
-	}
-	if r.typ != TypeWorkload {
-		e.IP = r.ip
-	}
-	if r.typ == TypeNetwork && e.Name == "" && !e.IP.IsValid() {
-		return e, &ParseError{Reason: ReasonMissing, Field: side + "_name_aggr", Msg: "network endpoint has neither pub/pvt nor an IP"}
-	}
-	return e, nil
 }

@@ -80,9 +80,9 @@ func (p *Parser) ParseGoldmane(line []byte, rec *Record) error {
 		case "end_time", "endTime":
 			rec.End, err = p.gmTime("end_time")
 		case "source_labels", "sourceLabels":
-			p.ep[0].labels, err = p.labels("source_labels")
+			p.ep[0].labels, p.ep[0].labelsKind, err = p.labelsRaw("source_labels")
 		case "dest_labels", "destLabels":
-			p.ep[1].labels, err = p.labels("dest_labels")
+			p.ep[1].labels, p.ep[1].labelsKind, err = p.labelsRaw("dest_labels")
 		case "packets_in", "packetsIn", "packets_out", "packetsOut":
 			err = p.gmCounter(k, &rec.Packets)
 		case "bytes_in", "bytesIn", "bytes_out", "bytesOut":
@@ -124,10 +124,10 @@ func (p *Parser) ParseGoldmane(line []byte, rec *Record) error {
 		rec.Flows = max(rec.FlowsStarted, 1)
 	}
 	var err error
-	if rec.Src, err = p.endpoint(&p.ep[0], "Key.source"); err != nil {
+	if rec.Src, err = p.endpoint(&p.ep[0], "Key.source", "source_labels"); err != nil {
 		return err
 	}
-	rec.Dst, err = p.endpoint(&p.ep[1], "Key.dest")
+	rec.Dst, err = p.endpoint(&p.ep[1], "Key.dest", "dest_labels")
 	return err
 }
 
@@ -148,16 +148,16 @@ func (p *Parser) goldmaneKey(rec *Record, seen *uint8) error {
 		}
 		switch string(k) {
 		case "source_name", "sourceName":
-			p.ep[0].aggr, err = p.str("Key.source_name")
+			p.ep[0].aggr, err = p.span("Key.source_name")
 		case "source_namespace", "sourceNamespace":
-			p.ep[0].ns, err = p.str("Key.source_namespace")
+			p.ep[0].ns, err = p.span("Key.source_namespace")
 		case "source_type", "sourceType":
 			*seen |= gmHasSrcType
 			p.ep[0].typ, err = gmEnum(p, "Key.source_type", gmEndpointTypes)
 		case "dest_name", "destName":
-			p.ep[1].aggr, err = p.str("Key.dest_name")
+			p.ep[1].aggr, err = p.span("Key.dest_name")
 		case "dest_namespace", "destNamespace":
-			p.ep[1].ns, err = p.str("Key.dest_namespace")
+			p.ep[1].ns, err = p.span("Key.dest_namespace")
 		case "dest_type", "destType":
 			*seen |= gmHasDstType
 			p.ep[1].typ, err = gmEnum(p, "Key.dest_type", gmEndpointTypes)

@@ -55,6 +55,7 @@ type Graph struct {
 	byNamespace map[string]map[IdentityID]*identity
 	nextID      IdentityID
 	edges       map[edgeKey]*edge
+	edgeCache   map[recordKey]*edge
 	traces      map[string][]PolicyHit
 	scratch     []byte
 	prunedAt    int64 // bucket index at the last retention pass
@@ -119,6 +120,7 @@ func NewGraph(opts GraphOptions) (*Graph, error) {
 		byID:        make(map[IdentityID]*identity),
 		byNamespace: make(map[string]map[IdentityID]*identity),
 		edges:       make(map[edgeKey]*edge),
+		edgeCache:   make(map[recordKey]*edge),
 		traces:      make(map[string][]PolicyHit),
 	}, nil
 }
@@ -208,29 +210,17 @@ func (g *Graph) add(r *Record, horizon int64) bool {
 		g.expired.Add(1)
 		return false
 	}
-	src, dst := g.lookupIdentity(&r.Src), g.lookupIdentity(&r.Dst)
-	var e *edge
-	if src != nil && dst != nil {
-		e = g.edges[edgeKey{src.id, dst.id, r.DstPort, r.Proto, r.Action, r.Reporter}]
-	}
+	rk := recordKeyOf(r)
+	e := g.cachedEdge(&rk)
 	if e == nil {
-		if g.maxEdges > 0 && len(g.edges) >= g.maxEdges {
-			g.dropped.Add(1)
+		e = g.resolveEdge(r)
+		if e == nil {
 			return false
 		}
-		if src == nil {
-			src = g.internIdentity(&r.Src)
-		}
-		if dst == nil {
-			dst = g.internIdentity(&r.Dst)
-		}
-		key := edgeKey{src.id, dst.id, r.DstPort, r.Proto, r.Action, r.Reporter}
-		e = &edge{key: key, src: src, dst: dst}
-		g.edges[key] = e
-		src.out = append(src.out, e)
-		dst.in = append(dst.in, e)
+		g.cacheEdge(&rk, e)
 	}
 	start := r.Start.Unix()
+
 	if start < 0 || start > t {
 		start = t
 	}
@@ -257,6 +247,32 @@ func (g *Graph) add(r *Record, horizon int64) bool {
 	}
 	g.added.Add(1)
 	return true
+}
+
+// resolveEdge finds or creates a record's edge by content; nil when the edge cap refuses it.
+func (g *Graph) resolveEdge(r *Record) *edge {
+	src, dst := g.lookupIdentity(&r.Src), g.lookupIdentity(&r.Dst)
+	if src != nil && dst != nil {
+		if e := g.edges[edgeKey{src.id, dst.id, r.DstPort, r.Proto, r.Action, r.Reporter}]; e != nil {
+			return e
+		}
+	}
+	if g.maxEdges > 0 && len(g.edges) >= g.maxEdges {
+		g.dropped.Add(1)
+		return nil
+	}
+	if src == nil {
+		src = g.internIdentity(&r.Src)
+	}
+	if dst == nil {
+		dst = g.internIdentity(&r.Dst)
+	}
+	key := edgeKey{src.id, dst.id, r.DstPort, r.Proto, r.Action, r.Reporter}
+	e := &edge{key: key, src: src, dst: dst}
+	g.edges[key] = e
+	src.out = append(src.out, e)
+	dst.in = append(dst.in, e)
+	return e
 }
 
 // bucketAt returns the bucket with index idx, inserting it in order. Records arrive roughly in
@@ -336,6 +352,7 @@ func (g *Graph) prune(horizon int64) {
 			g.nBuckets -= keep
 		}
 		if len(e.buckets) == 0 {
+			clear(g.edgeCache) // it may name this edge
 			delete(g.edges, key)
 			e.src.out = removeEdge(e.src.out, e)
 			e.dst.in = removeEdge(e.dst.in, e)

@@ -8,11 +8,13 @@ package flows
 // long-running parser pins when names churn (pod hashes, external IPs) without any eviction
 // bookkeeping on the hot path.
 type interner struct {
-	limit   int
-	strs    map[string]string
-	labels  map[string]labelSet
-	traces  map[string]policyTrace
-	domains map[string][]string
+	limit  int
+	strs   map[string]string
+	labels map[string]labelSet
+	// endpoints are keyed by type, namespace, name and the labels' text (see Parser.endpoint).
+	endpoints map[string]Endpoint
+	traces    map[string]policyTrace
+	domains   map[string][]string
 }
 
 // labelSet is an interned label set with the service account Calico records in it.
@@ -33,11 +35,12 @@ func newInterner(limit int) *interner {
 		limit = DefaultInternLimit
 	}
 	return &interner{
-		limit:   limit,
-		strs:    make(map[string]string, 1024),
-		labels:  make(map[string]labelSet, 256),
-		traces:  make(map[string]policyTrace, 256),
-		domains: make(map[string][]string),
+		limit:     limit,
+		strs:      make(map[string]string, 1024),
+		labels:    make(map[string]labelSet, 256),
+		endpoints: make(map[string]Endpoint, 256),
+		traces:    make(map[string]policyTrace, 256),
+		domains:   make(map[string][]string),
 	}
 }
 

@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"encoding/binary"
 	"strconv"
 	"unicode/utf8"
 	"unsafe"
@@ -12,8 +13,10 @@ import (
 type scanner struct {
 	b []byte
 	i int
-	// esc holds the decoded text of the last string that contained escapes.
-	esc []byte
+	// esc holds the decoded text of the last string that contained escapes; escaped reports
+	// whether the last string read did.
+	esc     []byte
+	escaped bool
 }
 
 // maxDepth bounds nesting in skipped values, so hostile input cannot exhaust the stack.
@@ -138,12 +141,31 @@ var strClass = func() (t [256]uint8) {
 	return t
 }()
 
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// hasZeroByte and hasByteBelow are the classic word-at-a-time tests (Hacker's Delight, 6-1):
+// non-zero when some byte of w is zero, or below n (n <= 128).
+func hasZeroByte(w uint64) uint64            { return (w - lsb) & ^w & msb }
+func hasByteBelow(w uint64, n uint64) uint64 { return (w - lsb*n) & ^w & msb }
+
 // str reads a string at the current position. Unescaped strings are returned as a slice of the
 // record; escaped ones are decoded into s.esc. Either is valid until the next call to str.
 func (s *scanner) str() ([]byte, error) {
 	start := s.i + 1
 	i := start
 	nonASCII := false
+	s.escaped = false
+	// Eight bytes at a time while none of them needs a closer look.
+	for i+8 <= len(s.b) {
+		w := binary.LittleEndian.Uint64(s.b[i:])
+		if (hasZeroByte(w^(lsb*'"')) | hasZeroByte(w^(lsb*'\\')) | hasByteBelow(w, 0x20) | w&msb) != 0 {
+			break
+		}
+		i += 8
+	}
 	for i < len(s.b) {
 		switch strClass[s.b[i]] {
 		case 0:
@@ -173,6 +195,7 @@ func (s *scanner) str() ([]byte, error) {
 }
 
 func (s *scanner) strEscaped(start int) ([]byte, error) {
+	s.escaped = true
 	s.esc = append(s.esc[:0], s.b[start:s.i]...)
 	i := s.i
 	for i < len(s.b) {

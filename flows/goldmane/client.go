@@ -164,7 +164,7 @@ func (c *Client) Stats() Stats {
 	return s
 }
 
-// errSink marks errors returned by the sink, which end Run.
+// sinkError marks errors returned by the sink, which end Run.
 type sinkError struct{ err error }
 
 func (e *sinkError) Error() string { return "deliver Goldmane flow: " + e.err.Error() }

@@ -15,6 +15,11 @@ import (
 	"strconv"
 	"strings"
 
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
 	"github.com/flowguard/flowguard/audit"
 	"github.com/flowguard/flowguard/audit/render"
 	"github.com/flowguard/flowguard/flows"
@@ -57,7 +62,9 @@ func Build(cluster *netpol.Cluster, graph *flows.Graph, window *audit.Window, na
 			if !ok1 || !ok2 {
 				return true
 			}
-			edge := b.edge(from, to)
+			b.add(from)
+			b.add(to)
+			edge := b.edge(from.String(), to.String())
 			edge.Ports = appendPort(edge.Ports, e.Proto, e.DstPort)
 			if e.Action == flows.ActionDeny {
 				edge.Denied = true
@@ -71,18 +78,22 @@ func Build(cluster *netpol.Cluster, graph *flows.Graph, window *audit.Window, na
 		})
 	}
 	if len(probed) <= maxProbedWorkloads {
+		ports := map[*netpol.Workload][]containerPort{}
+		for _, w := range probed {
+			ports[w] = containerPorts(cluster.WorkloadObject(w.WorkloadRef))
+		}
 		for _, src := range probed {
 			for _, dst := range probed {
 				from, to := id(src.Namespace, src.Name), id(dst.Namespace, dst.Name)
 				if src == dst || b.edges[[2]string{from, to}] != nil {
 					continue
 				}
-				for _, p := range dst.Ports {
-					pkt := netpol.PacketOf(p.Proto, p.Port)
+				for _, p := range ports[dst] {
+					pkt := netpol.PacketOf(p.proto, p.port)
 					if eng.Verdict(netpol.WorkloadEndpoint(src.WorkloadRef), netpol.WorkloadEndpoint(dst.WorkloadRef), pkt).Allowed {
 						e := b.edge(from, to)
 						e.Allowed = true
-						e.Ports = appendPort(e.Ports, p.Proto, p.Port)
+						e.Ports = appendPort(e.Ports, p.proto, p.port)
 					}
 				}
 			}
@@ -122,35 +133,47 @@ func (b *builder) edge(from, to string) *render.Edge {
 // node names the picture node of one end of a flow: a workload ("namespace/name", the workload
 // the flow's aggregated name stands for), or a peer outside the namespaces ("pub", "pvt", a set
 // or host). Ends in namespaces out of scope are not drawn.
-func (b *builder) node(ep flows.Endpoint, inScope func(string) bool) (string, bool) {
+func (b *builder) node(ep flows.Endpoint, inScope func(string) bool) (node, bool) {
 	switch ep.Type {
 	case flows.TypeWorkload:
 		if !inScope(ep.Namespace) {
-			return "", false
+			return node{}, false
 		}
-		name := workloadOf(ep.Name, b.workloads[ep.Namespace])
-		b.workloads[ep.Namespace] = append(b.workloads[ep.Namespace], name)
-		return id(ep.Namespace, name), true
+		return node{namespace: ep.Namespace, name: workloadOf(ep.Name, b.workloads[ep.Namespace])}, true
 	case flows.TypeNetworkSet:
 		if ep.Namespace != "" {
 			if !inScope(ep.Namespace) {
-				return "", false
+				return node{}, false
 			}
-			b.external["set "+ep.Namespace+"/"+ep.Name] = true
-			return "set " + ep.Namespace + "/" + ep.Name, true
+			return node{name: "set " + ep.Namespace + "/" + ep.Name}, true
 		}
-		b.external["set "+ep.Name] = true
-		return "set " + ep.Name, true
+		return node{name: "set " + ep.Name}, true
 	case flows.TypeHost:
-		b.external["host "+ep.Name] = true
-		return "host " + ep.Name, true
+		return node{name: "host " + ep.Name}, true
 	}
-	name := ep.Name
-	if ep.IP.IsValid() && name != "pub" && name != "pvt" {
-		name = ep.IP.String()
+	if ep.IP.IsValid() && ep.Name != "pub" && ep.Name != "pvt" {
+		return node{name: ep.IP.String()}, true
 	}
-	b.external[name] = true
-	return name, true
+	return node{name: ep.Name}, true
+}
+
+// node is a workload (with its namespace) or a peer outside the namespaces.
+type node struct{ namespace, name string }
+
+func (n node) String() string {
+	if n.namespace == "" {
+		return n.name
+	}
+	return id(n.namespace, n.name)
+}
+
+// add puts a node of a drawn edge in the picture.
+func (b *builder) add(n node) {
+	if n.namespace == "" {
+		b.external[n.name] = true
+		return
+	}
+	b.workloads[n.namespace] = append(b.workloads[n.namespace], n.name)
 }
 
 // workloadOf maps a flow's aggregated name ("frontend-7d9f8b6c5-*", "db-*") to the workload of
@@ -196,4 +219,55 @@ func protoName(p flows.Protocol) string {
 		return "ICMPv6"
 	}
 	return "proto " + strconv.Itoa(int(p))
+}
+
+type containerPort struct {
+	proto flows.Protocol
+	port  uint16
+}
+
+// containerPorts lists the ports a workload's containers declare, named or not; the probe for
+// allowed but unobserved traffic asks about these.
+func containerPorts(obj runtime.Object) []containerPort {
+	var spec *corev1.PodSpec
+	switch o := obj.(type) {
+	case *corev1.Pod:
+		spec = &o.Spec
+	case *appsv1.Deployment:
+		spec = &o.Spec.Template.Spec
+	case *appsv1.StatefulSet:
+		spec = &o.Spec.Template.Spec
+	case *appsv1.DaemonSet:
+		spec = &o.Spec.Template.Spec
+	case *appsv1.ReplicaSet:
+		spec = &o.Spec.Template.Spec
+	case *corev1.ReplicationController:
+		if o.Spec.Template != nil {
+			spec = &o.Spec.Template.Spec
+		}
+	case *batchv1.Job:
+		spec = &o.Spec.Template.Spec
+	case *batchv1.CronJob:
+		spec = &o.Spec.JobTemplate.Spec.Template.Spec
+	}
+	if spec == nil {
+		return nil
+	}
+	var out []containerPort
+	for _, c := range slices.Concat(spec.InitContainers, spec.Containers) {
+		for _, p := range c.Ports {
+			proto := flows.ProtoTCP
+			switch p.Protocol {
+			case corev1.ProtocolUDP:
+				proto = flows.ProtoUDP
+			case corev1.ProtocolSCTP:
+				proto = flows.ProtoSCTP
+			}
+			cp := containerPort{proto: proto, port: uint16(p.ContainerPort)}
+			if !slices.Contains(out, cp) {
+				out = append(out, cp)
+			}
+		}
+	}
+	return out
 }

@@ -128,7 +128,10 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) (resp admis
 		}
 		res.merge(c(ctx, r))
 	}
-	return respond(r, res)
+	resp = respond(r, res)
+	log.V(1).Info("Admission decided", "allowed", resp.Allowed, "fieldErrors", len(res.errs),
+		"denials", len(res.denials), "warnings", len(res.warnings), "dryRun", len(res.audit) > 0)
+	return resp
 }
 
 // exempt says why a request skips every check, or "" when it does not.

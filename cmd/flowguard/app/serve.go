@@ -287,7 +287,8 @@ func RunServe(ctx context.Context, o *ServeOptions) error {
 	if err != nil {
 		return err
 	}
-	webhook.Register(srv, handler, log)
+	// The manager runs the server only once it has been asked for it.
+	webhook.Register(mgr.GetWebhookServer(), handler, log)
 
 	if err := state.Watch(ctx, mgr.GetCache(), scheme, mgr.GetRESTMapper()); err != nil {
 		return err

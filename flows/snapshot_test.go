@@ -2,6 +2,7 @@ package flows
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
@@ -149,4 +150,43 @@ func FuzzDecodeSnapshot(f *testing.F) {
 		g, _ := NewGraph(GraphOptions{Retention: -1})
 		_ = g.ReadSnapshot(bytes.NewReader(data))
 	})
+}
+
+func TestSnapshotSaver(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "graph.snap")
+	g := shopGraph(t)
+	step := newStepper()
+	s := &SnapshotSaver{Graph: g, Path: path, Wait: step.wait}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- s.Start(ctx) }()
+
+	<-step.idle
+	if _, err := os.Stat(path); err == nil {
+		t.Fatal("saved before the first tick")
+	}
+	step.proceed <- struct{}{}
+	<-step.idle
+	first, err := os.Stat(path)
+	if err != nil {
+		t.Fatalf("no snapshot after a tick: %v", err)
+	}
+	step.proceed <- struct{}{} // nothing changed: no new write
+	<-step.idle
+	if again, _ := os.Stat(path); !again.ModTime().Equal(first.ModTime()) || !os.SameFile(first, again) {
+		t.Error("an unchanged graph was written again")
+	}
+	r := record(onPort(9999))
+	g.Add(&r)
+	cancel() // stopping saves the change
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	loaded, _ := newTestGraph(t, t0.Add(3*time.Hour), GraphOptions{})
+	if err := loaded.LoadFile(path); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(loaded.Edges(Query{DstPort: 9999})); got != 1 {
+		t.Errorf("the change made before stopping is not in the snapshot (%d edges on 9999)", got)
+	}
 }

@@ -2,11 +2,13 @@ package rego
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/flowguard/flowguard/flows"
 	"github.com/flowguard/flowguard/netpol"
+	"github.com/flowguard/flowguard/netpol/selector"
 )
 
 // impact answers flowguard.impact(object, old_object, operation): the observed connections in
@@ -65,9 +67,7 @@ func (d *decision) impact(args []*ast.Term) (ast.Value, error) {
 	}
 
 	q := d.window()
-	if ns := changeNamespace(subject); ns != "" {
-		q.Either = flows.EndpointFilter{Namespace: ns}
-	}
+	q.Either = changeScope(base, after, subject, old, obj)
 	observed := connections(g, q)
 	conns := make([]netpol.Connection, 0, len(observed))
 	for _, c := range observed {
@@ -110,19 +110,79 @@ func impactValue(broken, opened []group, evaluated int) ast.Value {
 	)
 }
 
-// changeNamespace is the namespace every connection a change of subject can touch has an end
-// in, or "" when the change can reach any connection (global policies, sets, tiers).
-func changeNamespace(subject map[string]any) string {
+// changeScope selects the connections a change can touch by one of their ends, so that only
+// those are read from the graph and given to netpol: a policy changes decisions only at the
+// endpoints it (before or after) selects; a workload's labels only matter for connections it
+// takes part in; a namespace's labels for those with an end in it. Labels are matched as the
+// flows reported them. Sets, tiers and global policies that select everything reach any
+// connection: the zero filter.
+func changeScope(before, after *netpol.Engine, subject, old, obj map[string]any) flows.EndpointFilter {
 	meta, _ := subject["metadata"].(map[string]any)
-	switch objectKind(subject) {
+	ns := str(meta["namespace"])
+	switch kind := objectKind(subject); kind {
 	case "Namespace":
-		return str(meta["name"])
-	case "NetworkPolicy", "projectcalico.org/NetworkPolicy", "projectcalico.org/StagedNetworkPolicy",
-		"projectcalico.org/StagedKubernetesNetworkPolicy",
-		"Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job", "CronJob":
-		return str(meta["namespace"])
+		return flows.EndpointFilter{Namespace: str(meta["name"])}
+	case "Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job", "CronJob":
+		var sets []map[string]any
+		for _, o := range []map[string]any{old, obj} {
+			if l := templateLabels(o); len(l) > 0 {
+				sets = append(sets, l)
+			}
+		}
+		f := flows.EndpointFilter{Namespace: ns}
+		if len(sets) > 0 {
+			f.Labels = flows.LabelFunc(func(l flows.Labels) bool {
+				return slices.ContainsFunc(sets, func(want map[string]any) bool { return hasLabels(l, want) })
+			})
+		}
+		return f
+	case "NetworkPolicy", "projectcalico.org/NetworkPolicy", "projectcalico.org/GlobalNetworkPolicy":
+		ref, _ := policyRefOf(subject)
+		var sels []*selector.Selector
+		for _, e := range []*netpol.Engine{before, after} {
+			p := e.Cluster().Policy(ref)
+			if p == nil {
+				continue
+			}
+			if p.Selector() == nil || p.Selector().IsAll() {
+				return flows.EndpointFilter{Namespace: ref.Namespace}
+			}
+			sels = append(sels, p.Selector())
+		}
+		return flows.EndpointFilter{Namespace: ref.Namespace, Labels: flows.LabelFunc(func(l flows.Labels) bool {
+			return slices.ContainsFunc(sels, func(s *selector.Selector) bool { return s.Matches(l) })
+		})}
+	case "projectcalico.org/StagedNetworkPolicy", "projectcalico.org/StagedKubernetesNetworkPolicy":
+		return flows.EndpointFilter{Namespace: ns}
 	}
-	return ""
+	return flows.EndpointFilter{}
+}
+
+// templateLabels are the labels of a Pod or of a workload's pod template.
+func templateLabels(obj map[string]any) map[string]any {
+	if obj == nil {
+		return nil
+	}
+	meta := dig(obj, "metadata")
+	switch str(obj["kind"]) {
+	case "Pod":
+	case "CronJob":
+		meta = dig(obj, "spec", "jobTemplate", "spec", "template", "metadata")
+	default:
+		meta = dig(obj, "spec", "template", "metadata")
+	}
+	l, _ := meta["labels"].(map[string]any)
+	return l
+}
+
+// hasLabels reports whether l holds every label of want.
+func hasLabels(l flows.Labels, want map[string]any) bool {
+	for k, v := range want {
+		if got, ok := l.Get(k); !ok || got != str(v) {
+			return false
+		}
+	}
+	return true
 }
 
 func isStaged(kind string) bool {

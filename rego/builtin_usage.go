@@ -74,13 +74,11 @@ func (d *decision) ruleUsage(args []*ast.Term) (ast.Value, error) {
 			continue
 		}
 		q := d.window()
-		if p.Ref.Namespace != "" {
-			f := flows.EndpointFilter{Namespace: p.Ref.Namespace}
-			if dir == netpol.Ingress {
-				q.Dst = f
-			} else {
-				q.Src = f
-			}
+		f := flows.EndpointFilter{Namespace: p.Ref.Namespace, Match: subject.selects}
+		if dir == netpol.Ingress {
+			q.Dst = f
+		} else {
+			q.Src = f
 		}
 		uses := make([]ruleUse, len(rules))
 		var selectedFlows uint64

@@ -56,6 +56,7 @@ type Graph struct {
 	nextID      IdentityID
 	edges       map[edgeKey]*edge
 	edgeCache   map[recordKey]*edge
+	shards      map[string]map[*edge]struct{}
 	traces      map[string][]PolicyHit
 	scratch     []byte
 	prunedAt    int64 // bucket index at the last retention pass
@@ -82,6 +83,9 @@ type edge struct {
 	enforced []PolicyHit
 	pending  []PolicyHit
 	traceAt  uint32 // end time of the record the trace came from
+	// owner is the shard that last supplied the edge (see ReplaceShard); empty for edges
+	// learned from records.
+	owner string
 }
 
 // bucket holds one time bucket of an edge in 32 bytes: with hourly buckets and a week of
@@ -121,6 +125,7 @@ func NewGraph(opts GraphOptions) (*Graph, error) {
 		byNamespace: make(map[string]map[IdentityID]*identity),
 		edges:       make(map[edgeKey]*edge),
 		edgeCache:   make(map[recordKey]*edge),
+		shards:      make(map[string]map[*edge]struct{}),
 		traces:      make(map[string][]PolicyHit),
 	}, nil
 }
@@ -251,9 +256,13 @@ func (g *Graph) add(r *Record, horizon int64) bool {
 
 // resolveEdge finds or creates a record's edge by content; nil when the edge cap refuses it.
 func (g *Graph) resolveEdge(r *Record) *edge {
-	src, dst := g.lookupIdentity(&r.Src), g.lookupIdentity(&r.Dst)
+	return g.resolveEdgeOf(&r.Src, &r.Dst, r.DstPort, r.Proto, r.Action, r.Reporter)
+}
+
+func (g *Graph) resolveEdgeOf(srcEp, dstEp *Endpoint, port uint16, proto Protocol, action Action, reporter Reporter) *edge {
+	src, dst := g.lookupIdentity(srcEp), g.lookupIdentity(dstEp)
 	if src != nil && dst != nil {
-		if e := g.edges[edgeKey{src.id, dst.id, r.DstPort, r.Proto, r.Action, r.Reporter}]; e != nil {
+		if e := g.edges[edgeKey{src.id, dst.id, port, proto, action, reporter}]; e != nil {
 			return e
 		}
 	}
@@ -262,17 +271,34 @@ func (g *Graph) resolveEdge(r *Record) *edge {
 		return nil
 	}
 	if src == nil {
-		src = g.internIdentity(&r.Src)
+		src = g.internIdentity(srcEp)
 	}
 	if dst == nil {
-		dst = g.internIdentity(&r.Dst)
+		dst = g.internIdentity(dstEp)
 	}
-	key := edgeKey{src.id, dst.id, r.DstPort, r.Proto, r.Action, r.Reporter}
+	key := edgeKey{src.id, dst.id, port, proto, action, reporter}
 	e := &edge{key: key, src: src, dst: dst}
 	g.edges[key] = e
 	src.out = append(src.out, e)
 	dst.in = append(dst.in, e)
 	return e
+}
+
+// deleteEdge removes an edge, and its ends when no other edge uses them.
+func (g *Graph) deleteEdge(e *edge) {
+	clear(g.edgeCache) // it may name this edge
+	delete(g.edges, e.key)
+	g.nBuckets -= len(e.buckets)
+	if e.owner != "" {
+		delete(g.shards[e.owner], e)
+	}
+	e.src.out = removeEdge(e.src.out, e)
+	e.dst.in = removeEdge(e.dst.in, e)
+	for _, id := range []*identity{e.src, e.dst} {
+		if len(id.out) == 0 && len(id.in) == 0 {
+			g.dropIdentity(id)
+		}
+	}
 }
 
 // bucketAt returns the bucket with index idx, inserting it in order. Records arrive roughly in
@@ -341,7 +367,7 @@ func (g *Graph) prune(horizon int64) {
 	}
 	changed := false
 	live := make(map[string][]PolicyHit, len(g.traces))
-	for key, e := range g.edges {
+	for _, e := range g.edges {
 		keep := 0
 		for keep < len(e.buckets) && int64(e.buckets[keep].idx) < horizon {
 			keep++
@@ -352,15 +378,7 @@ func (g *Graph) prune(horizon int64) {
 			g.nBuckets -= keep
 		}
 		if len(e.buckets) == 0 {
-			clear(g.edgeCache) // it may name this edge
-			delete(g.edges, key)
-			e.src.out = removeEdge(e.src.out, e)
-			e.dst.in = removeEdge(e.dst.in, e)
-			for _, id := range []*identity{e.src, e.dst} {
-				if len(id.out) == 0 && len(id.in) == 0 {
-					g.dropIdentity(id)
-				}
-			}
+			g.deleteEdge(e)
 			continue
 		}
 		for _, t := range [][]PolicyHit{e.enforced, e.pending} {

@@ -1,6 +1,11 @@
 package netpol_test
 
 import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"testing"
@@ -127,4 +132,31 @@ func BenchmarkConnectivity(b *testing.B) {
 	}
 	cpu.report(b)
 	b.ReportMetric(float64(edges), "edges")
+}
+
+// BenchmarkConnectivityFromYAML is what `flowguard connectivity -f` does on the same
+// cluster: read the manifests (one multi-document file), compile, compute and print the map.
+func BenchmarkConnectivityFromYAML(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "cluster.yaml")
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := synth.Generate(synth.ConnectivityScale()).WriteYAML(f); err != nil {
+		b.Fatal(err)
+	}
+	f.Close()
+	cpu := startCPU()
+	for b.Loop() {
+		c, err := netpol.Load(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		w := bufio.NewWriter(io.Discard)
+		for _, e := range netpol.NewEngine(c).Connectivity() {
+			fmt.Fprintln(w, e)
+		}
+		w.Flush()
+	}
+	cpu.report(b)
 }

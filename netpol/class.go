@@ -1,7 +1,6 @@
 package netpol
 
 import (
-	"fmt"
 	"maps"
 	"net/netip"
 	"strings"
@@ -150,29 +149,26 @@ func resolve(ix *identityIndex, c *Cluster, ep *Endpoint) *class {
 
 // contentKey identifies the resolved identity: classes with equal keys evaluate alike.
 func (cl *class) contentKey() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%d|%s|%s|", cl.kind, cl.ns, cl.sa)
-	writeLabels(&b, cl.labels)
-	for _, p := range cl.ports {
-		fmt.Fprintf(&b, "%s:%d/%d,", p.Name, p.Port, p.Proto)
-	}
-	b.WriteByte('|')
-	for _, ip := range cl.ips {
-		b.WriteString(ip.String())
-		b.WriteByte(',')
-	}
-	b.WriteByte('|')
-	for _, n := range cl.nets {
-		b.WriteString(n.String())
-		b.WriteByte(',')
-	}
+	k := make(keyBuf, 0, 128)
+	k.num(uint64(cl.kind))
+	k.str(cl.ns)
+	k.str(cl.sa)
+	k.labels(cl.labels)
+	k.ports(cl.ports)
+	k.addrs(cl.ips, cl.nets)
 	if cl.host != nil {
-		fmt.Fprintf(&b, "|host:%s:%v", cl.host.Name, cl.host.Profiles)
+		k.str("host")
+		k.str(cl.host.Name)
+		for _, p := range cl.host.Profiles {
+			k.str(p)
+		}
 	}
 	if cl.set != nil {
-		fmt.Fprintf(&b, "|set:%s/%s", cl.set.Namespace, cl.set.Name)
+		k.str("set")
+		k.str(cl.set.Namespace)
+		k.str(cl.set.Name)
 	}
-	return b.String()
+	return string(k)
 }
 
 // namedPort returns the port number a named port has on this endpoint for proto.

@@ -91,6 +91,9 @@ type Cluster struct {
 	ids         *identityIndex
 	dirtyNS     map[string]bool
 	dirtyGlobal bool
+	// frozen marks an engine's snapshot: it is never written again, so cloning it (from
+	// concurrent WithChange calls) must not write either.
+	frozen bool
 }
 
 // NewCluster returns an empty cluster.
@@ -98,10 +101,13 @@ func NewCluster() *Cluster { return &Cluster{} }
 
 // Clone returns a copy that shares storage with c until either is modified.
 func (c *Cluster) Clone() *Cluster {
-	c.namespaces.shared, c.pods.shared, c.controllers.shared = true, true, true
-	c.accounts.shared, c.services.shared, c.policies.shared = true, true, true
-	c.tiers.shared, c.sets.shared, c.hosts.shared = true, true, true
+	if !c.frozen {
+		c.namespaces.shared, c.pods.shared, c.controllers.shared = true, true, true
+		c.accounts.shared, c.services.shared, c.policies.shared = true, true, true
+		c.tiers.shared, c.sets.shared, c.hosts.shared = true, true, true
+	}
 	cp := *c
+	cp.frozen = false
 	cp.dirtyNS = maps.Clone(c.dirtyNS)
 	return &cp
 }
@@ -129,6 +135,9 @@ func (c *Cluster) Add(obj runtime.Object) error {
 }
 
 func (c *Cluster) add(obj runtime.Object, src Source) *ObjectError {
+	if c.frozen {
+		return &ObjectError{Source: src, Err: errors.New("the cluster is an engine's snapshot: Clone it before changing it")}
+	}
 	if obj == nil {
 		return &ObjectError{Source: src, Err: errors.New("nil object")}
 	}
@@ -211,6 +220,9 @@ func (c *Cluster) touchFor(obj runtime.Object, ns string) {
 // Remove deletes the object with obj's kind, namespace and name; removing an object that is
 // not there is not an error.
 func (c *Cluster) Remove(obj runtime.Object) error {
+	if c.frozen {
+		return errors.New("remove: the cluster is an engine's snapshot: Clone it before changing it")
+	}
 	if obj == nil {
 		return errors.New("remove: nil object")
 	}

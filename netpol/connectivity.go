@@ -78,13 +78,24 @@ func (e *Engine) Connectivity() []ConnectivityEdge {
 		out = append(out, cx.external(s, Egress)...)
 		out = append(out, cx.external(s, Ingress)...)
 	}
-	slices.SortFunc(out, func(a, b ConnectivityEdge) int {
-		if c := strings.Compare(a.Src.String(), b.Src.String()); c != 0 {
+	// Sort by the printed names, computed once per edge.
+	keys := make([][2]string, len(out))
+	idx := make([]int, len(out))
+	for i, e := range out {
+		keys[i] = [2]string{e.Src.String(), e.Dst.String()}
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int {
+		if c := strings.Compare(keys[a][0], keys[b][0]); c != 0 {
 			return c
 		}
-		return strings.Compare(a.Dst.String(), b.Dst.String())
+		return strings.Compare(keys[a][1], keys[b][1])
 	})
-	return out
+	sorted := make([]ConnectivityEdge, len(out))
+	for i, j := range idx {
+		sorted[i] = out[j]
+	}
+	return sorted
 }
 
 // connectivity holds one computation's classes, their index and per-side results.

@@ -1,11 +1,10 @@
 package netpol
 
 import (
-	"fmt"
 	"maps"
 	"net/netip"
 	"slices"
-	"strings"
+	"strconv"
 	"sync/atomic"
 
 	"github.com/flowguard/flowguard/flows"
@@ -145,33 +144,62 @@ func (ep *Endpoint) intrinsicKey() string {
 	if k := ep.key.Load(); k != nil {
 		return *k
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "%d|%s|%s|%s|%s|", ep.Kind, ep.Namespace, ep.Name, ep.WorkloadKind, ep.ServiceAccount)
-	writeLabels(&b, ep.Labels)
-	for _, p := range ep.Ports {
-		fmt.Fprintf(&b, "%s:%d/%d,", p.Name, p.Port, p.Proto)
-	}
-	b.WriteByte('|')
-	for _, ip := range ep.IPs {
-		b.WriteString(ip.String())
-		b.WriteByte(',')
-	}
-	b.WriteByte('|')
-	for _, n := range ep.Nets {
-		b.WriteString(n.String())
-		b.WriteByte(',')
-	}
-	k := b.String()
-	ep.key.Store(&k)
-	return k
+	k := make(keyBuf, 0, 128)
+	k.num(uint64(ep.Kind))
+	k.str(ep.Namespace)
+	k.str(ep.Name)
+	k.str(ep.WorkloadKind)
+	k.str(ep.ServiceAccount)
+	k.labels(ep.Labels)
+	k.ports(ep.Ports)
+	k.addrs(ep.IPs, ep.Nets)
+	key := string(k)
+	ep.key.Store(&key)
+	return key
 }
 
-func writeLabels(b *strings.Builder, l map[string]string) {
-	for _, k := range slices.Sorted(maps.Keys(l)) {
-		b.WriteString(k)
-		b.WriteByte('=')
-		b.WriteString(l[k])
-		b.WriteByte(',')
+// keyBuf builds the keys endpoints and classes are interned by. Fields end in '|', which no
+// name, label or address contains where it matters: keys only need to be equal for equal
+// content.
+type keyBuf []byte
+
+func (k *keyBuf) str(s string) {
+	*k = append(*k, s...)
+	*k = append(*k, '|')
+}
+
+func (k *keyBuf) num(n uint64) {
+	*k = strconv.AppendUint(*k, n, 10)
+	*k = append(*k, '|')
+}
+
+func (k *keyBuf) labels(l map[string]string) {
+	for _, key := range slices.Sorted(maps.Keys(l)) {
+		*k = append(*k, key...)
+		*k = append(*k, '=')
+		k.str(l[key])
 	}
-	b.WriteByte('|')
+	*k = append(*k, ';')
+}
+
+func (k *keyBuf) ports(ps []NamedPort) {
+	for _, p := range ps {
+		k.str(p.Name)
+		k.num(uint64(p.Port))
+		k.num(uint64(p.Proto))
+	}
+	*k = append(*k, ';')
+}
+
+func (k *keyBuf) addrs(ips []netip.Addr, nets []netip.Prefix) {
+	for _, ip := range ips {
+		*k = ip.AppendTo(*k)
+		*k = append(*k, ',')
+	}
+	*k = append(*k, ';')
+	for _, n := range nets {
+		*k = n.AppendTo(*k)
+		*k = append(*k, ',')
+	}
+	*k = append(*k, ';')
 }

@@ -51,6 +51,7 @@ func newEngine(c *Cluster, parentPolicies *policySet, parent *Engine, slot int) 
 		cluster: c, ids: c.identities(), slot: slot,
 		byKey: map[string]*class{}, byContent: map[string]*class{},
 	}
+	c.frozen = true
 	if parentPolicies != nil {
 		e.enforced = parentPolicies
 	} else {
@@ -59,7 +60,7 @@ func newEngine(c *Cluster, parentPolicies *policySet, parent *Engine, slot int) 
 	return e
 }
 
-// Cluster returns the engine's snapshot. It must not be modified; Clone it first.
+// Cluster returns the engine's snapshot, which refuses changes; Clone it to change a copy.
 func (e *Engine) Cluster() *Cluster { return e.cluster }
 
 func (e *Engine) policies(v view) *policySet {

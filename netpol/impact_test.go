@@ -8,6 +8,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
+
+	"github.com/flowguard/flowguard/flows"
 )
 
 // decodeAny reads one YAML object into a typed object.
@@ -177,4 +179,37 @@ func TestPendingImpact(t *testing.T) {
 	if len(got) != 1 || got[0].Index != 0 || got[0].After.Allowed || summary(got[0].After.Ingress.Hit) != "snp prod/deny#0 Deny" {
 		t.Errorf("pending impact = %+v, want only prod/api -> prod/web denied by the staged policy", got)
 	}
+}
+
+func TestQueries(t *testing.T) {
+	c := mustCluster(t, world, knp("deny", "  podSelector: {}\n  policyTypes: [Ingress]\n"),
+		gnp("g", "  selector: app == 'web'\n  types: [Ingress, Egress]\n"),
+		np("p", "  selector: app == 'web'\n  ingress: [{action: Allow, source: {selector: app == 'x'}}]\n"))
+	e := NewEngine(c)
+	web := WorkloadEndpoint(WorkloadRef{Kind: "Deployment", Namespace: "prod", Name: "web"})
+	var names []string
+	for _, p := range e.Policies(web, Ingress) {
+		names = append(names, p.Ref.Name)
+	}
+	if !slices.Equal(names, []string{"deny", "g", "p"}) {
+		t.Errorf("ingress policies of web = %v, want deny (order 1000), then g and p (no order: last, by name)", names)
+	}
+	if got := e.Policies(web, Egress); len(got) != 1 || got[0].Ref.Name != "g" {
+		t.Errorf("egress policies of web = %v", got)
+	}
+	agg := FlowEndpoint(flowsEndpoint("prod", "web-5d8f7c9b6-*"))
+	if w := e.Resolve(agg); w == nil || w.WorkloadRef != (WorkloadRef{"Deployment", "prod", "web"}) {
+		t.Errorf("aggregated name resolved to %v", w)
+	}
+	if !e.Selects(c.Policy(PolicyRef{KindGlobalNetworkPolicy, "", "g"}), agg) {
+		t.Error("g does not select the flow's endpoint")
+	}
+	scope, ns := c.Policy(PolicyRef{KindNetworkPolicy, "prod", "p"}).Rules[Ingress][0].Src.Scope()
+	if scope != "own" || ns != "prod" {
+		t.Errorf("scope = %s %s, want own prod", scope, ns)
+	}
+}
+
+func flowsEndpoint(ns, name string) flows.Endpoint {
+	return flows.Endpoint{Type: flows.TypeWorkload, Namespace: ns, Name: name}
 }

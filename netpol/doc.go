@@ -56,10 +56,38 @@
 // space outside the cluster, per equivalence class pair rather than per workload pair, with the
 // allowed ports and protocols as sets.
 //
+// # Using it
+//
+//	c, err := netpol.Load("manifests/")            // or NewCluster + c.Add(obj) from informers
+//	e := netpol.NewEngine(c)                        // frozen snapshot; safe for concurrent use
+//	src := netpol.FlowEndpoint(rec.Src)             // once per flow identity, shared by pointer
+//	dst := netpol.FlowEndpoint(rec.Dst)
+//	v := e.Verdict(src, dst, netpol.PacketOf(rec.Proto, rec.DstPort))
+//	v.Allowed; v.Egress.Hit; v.Ingress.Hit          // Explain(...) adds the full trace
+//
+//	after, err := e.WithChange(netpol.Operation(req.Operation), oldObj, newObj)
+//	for _, ic := range netpol.Impact(e, after, conns) { ic.Before, ic.After }
+//
+// Endpoints also come from WorkloadEndpoint(ref), AddrEndpoint(ip), RangeEndpoint(name,
+// nets...) and (*Cluster).ParsePeer("ns/name"). Policies(ep, dir), Selects(p, ep) and
+// Resolve(ep) answer which policies apply and which workload a name means; Connectivity()
+// maps what is allowed between all workloads.
+//
+// Semantics decided here, where Calico or Kubernetes leave a choice or flows lack data: a pod
+// without a known address never matches nets or ipBlocks (and never notNets); an endpoint
+// known only by a range (a network set, "pub", "pvt") is inside nets only when all of the
+// range is; a rule constraining source ports, an unknown destination port or an unknown ICMP
+// type never matches; HTTP rules never match; doNotTrack and preDNAT policies apply to host
+// endpoints only and are evaluated like the others; a policy naming a missing tier sits in an
+// unordered tier with default Deny; staged Learn acts like Set and Ignore takes no part; a
+// host endpoint without profiles denies what its policies leave undecided, and a host no
+// HostEndpoint object describes is not policed. Kubernetes rule indexes in traces are
+// positions in spec.ingress/spec.egress (Calico's flow logs number the rules it generates per
+// peer and protocol instead).
+//
 // # What it must never do
 //
 // netpol reads flows' model types only, never the traffic graph; it knows nothing of Rego,
 // admission or reports. It never mutates objects handed to it (it defaults copies), keeps no
-// global state, and never guesses silently: what it cannot evaluate exactly (HTTP match rules,
-// ICMP types of a flow that did not report them) is documented where it is decided.
+// global state, and never guesses silently: what it cannot evaluate exactly is listed above.
 package netpol

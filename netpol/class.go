@@ -19,7 +19,9 @@ type class struct {
 	nsKnown  bool
 	workload *Workload // the workload resolved, if any
 	host     *HostEndpoint
-	set      *NetworkSet // the set itself, for set endpoints
+	// hostNetwork marks a pod on the host's network, which Calico polices as the host.
+	hostNetwork bool
+	set         *NetworkSet // the set itself, for set endpoints
 	labels   selector.Map
 	nsLabels selector.Map // nil outside namespaces
 	sa       string
@@ -88,12 +90,20 @@ func resolve(ix *identityIndex, c *Cluster, ep *Endpoint) *class {
 	case EndpointHost:
 		if h, ok := ix.hosts[ep.Name]; ok {
 			cl.host = h
+		} else if h := ix.hostOnNode(ep.Name); h != nil {
+			// Flow logs may name a host endpoint by its node.
+			cl.host = h
 		}
 	case EndpointNetworkSet:
 		if s, ok := ix.setByName[nsName{ep.Namespace, ep.Name}]; ok {
 			cl.set = s
 			labels, cl.nets, cl.ips = s.Labels, s.Nets, nil
 		}
+	}
+	if cl.workload != nil && cl.workload.HostNetwork && cl.kind == EndpointWorkload {
+		// Calico makes no workload endpoint for a host-network pod: its traffic is the
+		// node's, no pod policy applies to it and no pod selector matches it.
+		cl.kind, cl.hostNetwork = EndpointHost, true
 	}
 	if h := cl.host; h != nil {
 		labels, cl.ips, cl.ports = h.Labels, h.IPs, h.Ports
@@ -129,7 +139,7 @@ func resolve(ix *identityIndex, c *Cluster, ep *Endpoint) *class {
 			}
 		}
 	}
-	if cl.kind == EndpointWorkload || cl.kind == EndpointHost || cl.kind == EndpointNetworkSet {
+	if cl.kind == EndpointWorkload || (cl.kind == EndpointHost && cl.host != nil) || cl.kind == EndpointNetworkSet {
 		cl.ids = append(cl.ids, identity{labels: cl.labels, ns: cl.ns, nsLabels: cl.nsLabels, workload: cl.kind == EndpointWorkload})
 	}
 	for _, s := range ix.setsContaining(cl.ips, cl.nets) {

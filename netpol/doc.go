@@ -81,7 +81,8 @@
 // endpoints only and are evaluated like the others; a policy naming a missing tier sits in an
 // unordered tier with default Deny; staged Learn acts like Set and Ignore takes no part; a
 // host endpoint without profiles denies what its policies leave undecided, and a host no
-// HostEndpoint object describes is not policed. Kubernetes rule indexes in traces are
+// HostEndpoint object describes is not policed; a host-network pod is neither policed nor
+// matched by pod selectors (Calico makes no workload endpoint for it). Kubernetes rule indexes in traces are
 // positions in spec.ingress/spec.egress (Calico's flow logs number the rules it generates per
 // peer and protocol instead).
 //

@@ -56,6 +56,9 @@ type nsIdentities struct {
 	byName    map[string][]*Workload // workloads, folded controllers and pods by name
 	podOwner  map[string]*Workload   // every pod, folded or standalone
 	pods      map[string]*Workload   // every pod on its own
+	// byGenerateName finds the owner of pods by their generateName, which is what Calico's
+	// aggregated flow names are made of ("<generateName>*").
+	byGenerateName map[string]*Workload
 	saLabels  map[string]selector.Map
 	services  []*service
 }
@@ -212,6 +215,7 @@ func buildNamespace(o *clusterObjects) *nsIdentities {
 	n := &nsIdentities{
 		workloads: map[WorkloadRef]*Workload{}, byName: map[string][]*Workload{},
 		podOwner: map[string]*Workload{}, pods: map[string]*Workload{}, saLabels: map[string]selector.Map{},
+		byGenerateName: map[string]*Workload{},
 	}
 	for _, sa := range o.accounts {
 		l := selector.Map{}
@@ -273,6 +277,9 @@ func buildNamespace(o *clusterObjects) *nsIdentities {
 		}
 		n.podOwner[p.Name] = owner
 		n.pods[p.Name] = p
+		if pod.GenerateName != "" {
+			n.byGenerateName[pod.GenerateName] = owner
+		}
 	}
 	slices.SortFunc(n.ordered, func(a, b *Workload) int {
 		return strings.Compare(a.Name+"/"+a.Kind, b.Name+"/"+b.Kind)
@@ -337,6 +344,11 @@ func (ix *identityIndex) resolveName(ns, name, kind string, labels selector.Labe
 		return found
 	}
 	base, aggregated := aggregatedBase(name)
+	if aggregated {
+		if w, ok := ix.ns(ns).byGenerateName[strings.TrimSuffix(name, "*")]; ok && (kind == "" || w.Kind == kind) {
+			return w
+		}
+	}
 	if w := pick(base); w != nil {
 		return w
 	}
@@ -359,6 +371,17 @@ func (ix *identityIndex) resolveName(ns, name, kind string, labels selector.Labe
 		}
 		if best == nil || len(w.Name) > len(best.Name) {
 			best = w
+		}
+	}
+	return best
+}
+
+// hostOnNode returns the host endpoint of a node (the first by name), or nil.
+func (ix *identityIndex) hostOnNode(node string) *HostEndpoint {
+	var best *HostEndpoint
+	for _, h := range ix.hosts {
+		if h.Node == node && (best == nil || h.Name < best.Name) {
+			best = h
 		}
 	}
 	return best

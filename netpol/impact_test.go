@@ -213,3 +213,35 @@ func TestQueries(t *testing.T) {
 func flowsEndpoint(ns, name string) flows.Endpoint {
 	return flows.Endpoint{Type: flows.TypeWorkload, Namespace: ns, Name: name}
 }
+
+// Flow names resolve to the workloads they aggregate.
+func TestResolveFlowNames(t *testing.T) {
+	c := mustCluster(t, world,
+		"apiVersion: v1\nkind: Pod\nmetadata: {name: worker-7c9d5-abcde, generateName: worker-7c9d5-, namespace: prod, labels: {app: worker}}\nspec: {containers: [{name: c, image: c}]}\n",
+		"apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: report, namespace: prod}\nspec:\n  schedule: '@daily'\n  jobTemplate:\n    spec:\n      template:\n        metadata: {labels: {app: report}}\n        spec: {restartPolicy: Never, containers: [{name: c, image: c}]}\n")
+	e := NewEngine(c)
+	tests := map[string]struct {
+		ns, name string
+		want     string
+	}{
+		"a Deployment's pods by ReplicaSet hash":               {ns: "prod", name: "web-5d8f7c9b6-*", want: "prod/web[Deployment]"},
+		"a StatefulSet pod by ordinal":                         {ns: "prod", name: "db-0", want: "prod/db[StatefulSet]"},
+		"a DaemonSet's pods":                                   {ns: "ops", name: "agent-*", want: "ops/agent[DaemonSet]"},
+		"a CronJob's pods by job index":                        {ns: "prod", name: "report-28765432-*", want: "prod/report[CronJob]"},
+		"a pod found by its generateName":                      {ns: "prod", name: "worker-7c9d5-*", want: "prod/worker-7c9d5-abcde[Pod]"},
+		"a standalone pod by name":                             {ns: "prod", name: "client", want: "prod/client[Pod]"},
+		"an unknown name resolves to nothing":                  {ns: "prod", name: "ghost-6b7c8d9e-*", want: "<nil>"},
+		"a namespace without the workload resolves to nothing": {ns: "dev", name: "web-5d8f7c9b6-*", want: "<nil>"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got := "<nil>"
+			if w := e.Resolve(FlowEndpoint(flowsEndpoint(tc.ns, tc.name))); w != nil {
+				got = w.String()
+			}
+			if got != tc.want {
+				t.Errorf("resolved to %s, want %s", got, tc.want)
+			}
+		})
+	}
+}

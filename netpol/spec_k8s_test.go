@@ -7,6 +7,16 @@ func knp(name, spec string) string {
 	return "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: " + name + ", namespace: prod}\nspec:\n" + spec
 }
 
+const hostNetworkDeployment = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: exporter, namespace: prod}
+spec:
+  selector: {matchLabels: {app: exporter}}
+  template:
+    metadata: {labels: {app: exporter}}
+    spec: {hostNetwork: true, containers: [{name: e, image: e, ports: [{containerPort: 9100}]}]}
+`
+
 // TestKubernetesSemantics is the Kubernetes NetworkPolicy specification, one rule per case.
 // The world: namespaces prod (env=prod) and dev (env=dev); prod/web (app=web, port http
 // 8080/TCP, dns 53/UDP), prod/api (app=api, http 9090), prod/db (StatefulSet, app=db, pg
@@ -176,6 +186,14 @@ func TestKubernetesSemantics(t *testing.T) {
 				knp("in", "  podSelector: {matchLabels: {app: api}}\n  ingress: [{from: [{podSelector: {matchLabels: {app: web}}}]}]\n"),
 			from: "prod/web", to: "prod/api", port: "9090", allowed: false,
 			egress: "tier-default default Deny", ingress: "knp prod/in#0 Allow",
+		},
+		"a host-network pod is not isolated by pod policies": {
+			objects: docs(hostNetworkDeployment, knp("deny", "  podSelector: {}\n  policyTypes: [Ingress, Egress]\n")),
+			from:    "dev/client", to: "prod/exporter", port: "9100", allowed: true, ingress: "not-enforced",
+		},
+		"a host-network pod is not matched by pod selectors": {
+			objects: docs(hostNetworkDeployment, knp("p", "  podSelector: {matchLabels: {app: web}}\n  ingress: [{from: [{podSelector: {matchLabels: {app: exporter}}}]}]\n")),
+			from:    "prod/exporter", to: "prod/web", port: "8080", allowed: false,
 		},
 		"a default deny for both directions also blocks DNS": {
 			objects: knp("deny", "  podSelector: {}\n  policyTypes: [Ingress, Egress]\n"),

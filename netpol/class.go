@@ -22,14 +22,14 @@ type class struct {
 	// hostNetwork marks a pod on the host's network, which Calico polices as the host.
 	hostNetwork bool
 	set         *NetworkSet // the set itself, for set endpoints
-	labels   selector.Map
-	nsLabels selector.Map // nil outside namespaces
-	sa       string
-	saLabels selector.Map
-	ips      []netip.Addr
-	nets     []netip.Prefix
-	ports    []NamedPort
-	services []svcMember
+	labels      selector.Map
+	nsLabels    selector.Map // nil outside namespaces
+	sa          string
+	saLabels    selector.Map
+	ips         []netip.Addr
+	nets        []netip.Prefix
+	ports       []NamedPort
+	services    []svcMember
 	// ids are the label identities Calico selectors see: the endpoint's own (workloads,
 	// hosts, sets) and those of every network set containing its addresses.
 	ids []identity

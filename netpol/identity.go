@@ -59,8 +59,8 @@ type nsIdentities struct {
 	// byGenerateName finds the owner of pods by their generateName, which is what Calico's
 	// aggregated flow names are made of ("<generateName>*").
 	byGenerateName map[string]*Workload
-	saLabels  map[string]selector.Map
-	services  []*service
+	saLabels       map[string]selector.Map
+	services       []*service
 }
 
 var emptyNS = &nsIdentities{}

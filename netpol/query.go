@@ -43,3 +43,9 @@ func (en *Entity) Scope() (scope, ns string) {
 
 // Namespace returns the policy's namespace, empty for global kinds.
 func (p *Policy) Namespace() string { return p.namespace }
+
+// ProtocolNumber returns the protocol the rule is limited to, if any.
+func (r *Rule) ProtocolNumber() (uint8, bool) { return r.Protocol.num, r.Protocol.set }
+
+// NotProtocolNumber returns the protocol the rule excludes, if any.
+func (r *Rule) NotProtocolNumber() (uint8, bool) { return r.NotProtocol.num, r.NotProtocol.set }

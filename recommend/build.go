@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/flowguard/flowguard/flows"
@@ -15,11 +16,12 @@ import (
 
 // builder turns observed connections into per-group rules, then into objects.
 type builder struct {
-	opts       *Options
-	inv        *inventory
-	rules      map[*group]*groupRules
-	unresolved []Unresolved
-	notes      map[Note]struct{}
+	opts        *Options
+	inv         *inventory
+	rules       map[*group]*groupRules
+	unresolved  []Unresolved
+	notes       map[Note]struct{}
+	nsSelectors map[string]*metav1.LabelSelector
 }
 
 // expressible reports whether the style can allow exactly this protocol.
@@ -50,10 +52,10 @@ func (b *builder) connection(c *conn) {
 	dns := c.dst.dns && !b.opts.DNS.Disabled && k.port == 53 && (k.proto == flows.ProtoUDP || k.proto == flows.ProtoTCP)
 	srcG, dstG := b.policed(c.src), b.policed(c.dst)
 	if !c.src.ok() || !c.dst.ok() {
-		if dns && srcG != nil && !b.opts.inScope(c.dstEP.Namespace) {
+		if dns && srcG != nil && !b.opts.inScope(c.eps[1].Namespace) {
 			return // the namespace's DNS rule allows it, wherever the DNS pods are
 		}
-		if srcG != nil || dstG != nil || b.unresolvedInScope(c.src, &c.srcEP) || b.unresolvedInScope(c.dst, &c.dstEP) {
+		if srcG != nil || dstG != nil || b.unresolvedInScope(c.src, &c.eps[0]) || b.unresolvedInScope(c.dst, &c.eps[1]) {
 			b.unresolved = append(b.unresolved, unresolvedOf(c))
 		}
 		return
@@ -61,17 +63,16 @@ func (b *builder) connection(c *conn) {
 	if srcG == nil && dstG == nil {
 		return
 	}
-	conn := c.src.peer.String() + " -> " + c.dst.peer.String()
 	if !b.expressible(k.proto) {
-		ns := cmp.Or(groupNS(srcG), groupNS(dstG))
-		b.note(NoteProtocolNotExpressible, ns, "%s over %s: a Kubernetes NetworkPolicy cannot allow %s alone, so it stays denied",
-			conn, k.proto, k.proto)
+		b.note(NoteProtocolNotExpressible, cmp.Or(groupNS(srcG), groupNS(dstG)),
+			"%s -> %s over %s: a Kubernetes NetworkPolicy cannot allow %s alone, so it stays denied",
+			c.src.peer, c.dst.peer, k.proto, k.proto)
 		return
 	}
 	if k.proto.HasPorts() && k.port == 0 {
-		ns := cmp.Or(groupNS(srcG), groupNS(dstG))
-		b.note(NotePortWidened, ns, "%s: the flow source aggregated the %s port away, so every %s port is allowed",
-			conn, k.proto, k.proto)
+		b.note(NotePortWidened, cmp.Or(groupNS(srcG), groupNS(dstG)),
+			"%s -> %s: the flow source aggregated the %s port away, so every %s port is allowed",
+			c.src.peer, c.dst.peer, k.proto, k.proto)
 	}
 	if srcG != nil && !dns {
 		b.rulesOf(srcG).add(b.rulesOf(srcG).egress, c.dst.peer, pk, c.allowFrom)
@@ -105,7 +106,7 @@ func (b *builder) rulesOf(g *group) *groupRules {
 
 func unresolvedOf(c *conn) Unresolved {
 	u := Unresolved{
-		Src: side(c.src, &c.srcEP), Dst: side(c.dst, &c.dstEP),
+		Src: side(c.src, &c.eps[0]), Dst: side(c.dst, &c.eps[1]),
 		Proto: c.key.proto.String(), Port: c.key.port, Flows: c.flows, LastSeen: c.allowLast,
 	}
 	var details []string

@@ -1,6 +1,7 @@
 package recommend
 
 import (
+	"slices"
 	"time"
 
 	calicov3 "github.com/projectcalico/api/pkg/apis/projectcalico/v3"
@@ -63,8 +64,20 @@ func (b *builder) calicoPolicy(ns string, rules []*groupRules, life lifecycle, s
 			})
 		}
 	}
+	// Rules are large structs and a namespace has thousands: size the lists once.
+	nIn, nEg := 0, 0
 	for _, gr := range rules {
-		self := gr.g.sel.calico()
+		for _, r := range gr.ingress {
+			nIn += len(protocolsOf(r))
+		}
+		for _, r := range gr.egress {
+			nEg += len(protocolsOf(r))
+		}
+	}
+	sp.Spec.Ingress = make([]calicov3.Rule, 0, nIn)
+	sp.Spec.Egress = slices.Grow(sp.Spec.Egress, nEg)
+	for _, gr := range rules {
+		self := gr.g.calicoSel
 		for _, r := range sortedPeers(gr.ingress) {
 			for _, proto := range protocolsOf(r) {
 				rule := calicov3.Rule{Action: calicov3.Allow, Protocol: calicoProtocol(proto), Source: b.calicoEntity(ns, r.peer)}
@@ -88,7 +101,7 @@ func (b *builder) calicoPolicy(ns string, rules []*groupRules, life lifecycle, s
 
 func ruleMetadata(gr *groupRules, r *peerRule) *calicov3.RuleMetadata {
 	return &calicov3.RuleMetadata{Annotations: map[string]string{
-		RuleAnnotationWorkload: memberList(gr.g),
+		RuleAnnotationWorkload: gr.g.memberList,
 		RuleAnnotationPeer:     r.peer.String(),
 	}}
 }
@@ -99,7 +112,7 @@ func ruleMetadata(gr *groupRules, r *peerRule) *calicov3.RuleMetadata {
 func (b *builder) calicoEntity(ns string, p peer) calicov3.EntityRule {
 	switch p.kind {
 	case peerWorkload:
-		e := calicov3.EntityRule{Selector: p.group.sel.calico()}
+		e := calicov3.EntityRule{Selector: p.group.calicoSel}
 		if p.group.ns != ns {
 			e.NamespaceSelector = calicoNamespace(p.group.ns)
 		}
@@ -157,10 +170,10 @@ func (b *builder) setSelectable(set *netpol.NetworkSet) bool {
 // calicoNamespace selects one namespace by the label Calico gives every namespace.
 func calicoNamespace(ns string) string { return "projectcalico.org/name == '" + ns + "'" }
 
-// protocolsOf returns the protocols of a peer rule, in order.
+// protocolsOf returns the protocols of a peer rule, in order (its ports are sorted).
 func protocolsOf(r *peerRule) []flows.Protocol {
-	var out []flows.Protocol
-	for _, pk := range r.sortedPorts() {
+	out := make([]flows.Protocol, 0, 1)
+	for _, pk := range r.ports {
 		if len(out) == 0 || out[len(out)-1] != pk.proto {
 			out = append(out, pk.proto)
 		}
@@ -175,7 +188,7 @@ func calicoPorts(r *peerRule, proto flows.Protocol, dst *group) []numorstring.Po
 		return nil
 	}
 	var out []numorstring.Port
-	for _, pk := range r.sortedPorts() {
+	for _, pk := range r.ports {
 		if pk.proto != proto {
 			continue
 		}

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/flowguard/flowguard/flows"
 	"github.com/flowguard/flowguard/netpol"
 )
@@ -25,10 +27,18 @@ type group struct {
 	// hostNetwork: policies do not apply to pods on the host's network namespace.
 	hostNetwork bool
 	name        string // policy name (StyleKubernetes)
+	key         string // sort key among peers
+	// Renderings computed once: the podSelector, the Calico selector, the members and the
+	// name for people.
+	k8sSel                           metav1.LabelSelector
+	calicoSel, memberList, refString string
 }
 
 // ref names the group for people: the first member, with the count of the others.
 func (g *group) ref() string {
+	if g.refString != "" {
+		return g.refString
+	}
 	s := g.members[0].WorkloadRef.String()
 	if n := len(g.members) - 1; n > 0 {
 		s += " (+" + strconv.Itoa(n) + " with the same labels)"
@@ -155,6 +165,11 @@ func (n *namespaceInv) selectors() {
 			base = strings.ToLower(w.Kind) + "-" + base
 		}
 		g.name = policyName(base)
+		g.key = "1/" + g.ns + "/" + g.name
+		g.k8sSel = g.sel.kubernetes()
+		g.calicoSel = g.sel.calico()
+		g.memberList = memberList(g)
+		g.refString = g.ref()
 	}
 	slices.SortFunc(n.groups, func(a, b *group) int { return cmp.Compare(a.name, b.name) })
 }

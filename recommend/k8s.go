@@ -73,10 +73,10 @@ func (b *builder) kubernetesPolicies(ns string, rules []*groupRules, life lifecy
 	for _, gr := range rules {
 		np := &networkingv1.NetworkPolicy{
 			TypeMeta: metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy"},
-			Spec:     networkingv1.NetworkPolicySpec{PodSelector: gr.g.sel.kubernetes()},
+			Spec:     networkingv1.NetworkPolicySpec{PodSelector: gr.g.k8sSel},
 		}
 		np.ObjectMeta = metav1.ObjectMeta{Name: gr.g.name, Namespace: ns, Labels: b.labels(),
-			Annotations: b.annotations(life, life.status(gr.changed), gr.changed, memberList(gr.g))}
+			Annotations: b.annotations(life, life.status(gr.changed), gr.changed, gr.g.memberList)}
 		for _, r := range b.k8sRules(gr.g, gr.ingress, true) {
 			np.Spec.Ingress = append(np.Spec.Ingress, networkingv1.NetworkPolicyIngressRule{From: r.peers, Ports: r.ports})
 		}
@@ -116,7 +116,7 @@ func (b *builder) k8sRules(self *group, dir map[peer]*peerRule, ingress bool) []
 		if !ingress {
 			dst = r.peer.group // nil unless the peer is a workload
 		}
-		ports := k8sPorts(r.sortedPorts(), dst)
+		ports := k8sPorts(r.ports, dst)
 		key := portsKey(ports)
 		kr := byPorts[key]
 		if kr == nil {
@@ -138,10 +138,9 @@ func (b *builder) k8sRules(self *group, dir map[peer]*peerRule, ingress bool) []
 func (b *builder) k8sPeers(ns string, p peer) []networkingv1.NetworkPolicyPeer {
 	switch p.kind {
 	case peerWorkload:
-		sel := p.group.sel.kubernetes()
-		out := networkingv1.NetworkPolicyPeer{PodSelector: &sel}
+		out := networkingv1.NetworkPolicyPeer{PodSelector: &p.group.k8sSel}
 		if p.group.ns != ns {
-			out.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: p.group.ns}}
+			out.NamespaceSelector = b.namespaceSelector(p.group.ns)
 		}
 		return []networkingv1.NetworkPolicyPeer{out}
 	case peerNetworkSet:
@@ -176,6 +175,17 @@ func sortedNets(nets []netip.Prefix) []netip.Prefix {
 		return cmp.Or(a.Addr().Compare(b.Addr()), cmp.Compare(a.Bits(), b.Bits()))
 	})
 	return out
+}
+
+// namespaceSelector selects one namespace by name; one selector per namespace is shared by
+// every rule that names it.
+func (b *builder) namespaceSelector(ns string) *metav1.LabelSelector {
+	if sel, ok := b.nsSelectors[ns]; ok {
+		return sel
+	}
+	sel := &metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: ns}}
+	b.nsSelectors[ns] = sel
+	return sel
 }
 
 func ipBlock(cidr string) networkingv1.NetworkPolicyPeer {

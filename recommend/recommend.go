@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -45,7 +46,8 @@ type Namespace struct {
 	// none was).
 	LastChanged time.Time
 	// Objects are the policies, in the order to apply them: *networkingv1.NetworkPolicy for
-	// StyleKubernetes, *calicov3.StagedNetworkPolicy for StyleCalicoStaged.
+	// StyleKubernetes, *calicov3.StagedNetworkPolicy for StyleCalicoStaged. Objects share
+	// their label selectors with each other: DeepCopy one before changing it.
 	Objects []client.Object
 	// Workloads are the workloads the policies select, by name.
 	Workloads []netpol.WorkloadRef
@@ -106,7 +108,7 @@ func Recommend(ctx context.Context, cluster *netpol.Cluster, graph *flows.Graph,
 	res := newResolver(inv, o.DNS)
 	t := readTraffic(graph, res)
 
-	b := &builder{opts: &o, inv: inv, rules: map[*group]*groupRules{}}
+	b := &builder{opts: &o, inv: inv, rules: map[*group]*groupRules{}, nsSelectors: map[string]*metav1.LabelSelector{}}
 	out := &Result{Style: o.Style, ObservedFrom: t.from, ObservedUntil: t.until, At: o.At.UTC()}
 	if out.At.IsZero() {
 		out.At = t.until
@@ -117,7 +119,7 @@ func Recommend(ctx context.Context, cluster *netpol.Cluster, graph *flows.Graph,
 			continue
 		}
 		out.Stats.Allowed++
-		b.connection(c)
+		b.connection(&c)
 	}
 	out.Unresolved = b.sortedUnresolved()
 	out.Stats.Unresolved = len(out.Unresolved)

@@ -58,7 +58,7 @@ type peer struct {
 func (p peer) sortKey() string {
 	switch p.kind {
 	case peerWorkload:
-		return "1/" + p.group.ns + "/" + p.group.name
+		return p.group.key
 	case peerNetworkSet:
 		return "2/" + p.set.Namespace + "/" + p.set.Name
 	case peerAddress:

@@ -18,10 +18,11 @@ type connKey struct {
 
 // conn aggregates the edges of one connection.
 type conn struct {
-	key       connKey
-	src, dst  *resolved
-	srcEP     flows.Endpoint
-	dstEP     flows.Endpoint
+	key      connKey
+	src, dst *resolved
+	// eps are the two endpoints as the flows name them, kept only when one of them is
+	// unresolved, for the report.
+	eps       *[2]flows.Endpoint
 	allowFrom time.Time // first seen of the allowed records
 	allowLast time.Time
 	denyLast  time.Time
@@ -48,8 +49,9 @@ func comparePorts(a, b portKey) int {
 
 // peerRule is everything observed between a group and one peer in one direction.
 type peerRule struct {
-	peer  peer
-	ports map[portKey]struct{}
+	peer peer
+	// ports are few (one or two almost always): a slice beats a map.
+	ports []portKey
 	// first is when the first of these connections was first seen.
 	first time.Time
 }
@@ -67,10 +69,12 @@ type groupRules struct {
 func (gr *groupRules) add(dir map[peer]*peerRule, p peer, pk portKey, first time.Time) {
 	r := dir[p]
 	if r == nil {
-		r = &peerRule{peer: p, ports: map[portKey]struct{}{}, first: first}
+		r = &peerRule{peer: p, first: first}
 		dir[p] = r
 	}
-	r.ports[pk] = struct{}{}
+	if !slices.Contains(r.ports, pk) {
+		r.ports = append(r.ports, pk)
+	}
 	if first.Before(r.first) {
 		r.first = first
 	}
@@ -79,36 +83,37 @@ func (gr *groupRules) add(dir map[peer]*peerRule, p peer, pk portKey, first time
 	}
 }
 
-// sortedPeers returns a direction's peer rules in output order.
+// sortedPeers returns a direction's peer rules in output order, their ports sorted.
 func sortedPeers(dir map[peer]*peerRule) []*peerRule {
-	out := make([]*peerRule, 0, len(dir))
+	type keyed struct {
+		key string
+		r   *peerRule
+	}
+	ks := make([]keyed, 0, len(dir))
 	for _, r := range dir {
-		out = append(out, r)
+		slices.SortFunc(r.ports, comparePorts)
+		ks = append(ks, keyed{r.peer.sortKey(), r})
 	}
-	slices.SortFunc(out, func(a, b *peerRule) int { return cmp.Compare(a.peer.sortKey(), b.peer.sortKey()) })
-	return out
-}
-
-// sortedPorts returns a rule's ports in output order.
-func (r *peerRule) sortedPorts() []portKey {
-	out := make([]portKey, 0, len(r.ports))
-	for pk := range r.ports {
-		out = append(out, pk)
+	slices.SortFunc(ks, func(a, b keyed) int { return cmp.Compare(a.key, b.key) })
+	out := make([]*peerRule, len(ks))
+	for i, k := range ks {
+		out[i] = k.r
 	}
-	slices.SortFunc(out, comparePorts)
 	return out
 }
 
 // traffic is the graph read once: the observation window and every connection.
 type traffic struct {
 	from, until time.Time
-	conns       map[connKey]*conn
+	conns       map[connKey]conn
 	edges       int
 }
 
 // readTraffic aggregates the graph's edges into connections, resolving each identity once.
 func readTraffic(g *flows.Graph, res *resolver) *traffic {
-	t := &traffic{conns: map[connKey]*conn{}}
+	// Every edge is at most one connection: size the map once rather than grow it through
+	// a dozen rehashes.
+	t := &traffic{conns: make(map[connKey]conn, g.Stats().Edges)}
 	g.Range(flows.Query{}, func(e *flows.Edge) bool {
 		t.edges++
 		// The graph hands out local times; results are in UTC wherever they are read.
@@ -120,15 +125,14 @@ func readTraffic(g *flows.Graph, res *resolver) *traffic {
 			t.until = e.LastSeen
 		}
 		k := connKey{src: e.SrcID, dst: e.DstID, port: e.DstPort, proto: e.Proto}
-		c := t.conns[k]
-		if c == nil {
-			c = &conn{key: k, src: res.of(e.SrcID, &e.Src), dst: res.of(e.DstID, &e.Dst)}
+		c, ok := t.conns[k]
+		if !ok {
+			c = conn{key: k, src: res.of(e.SrcID, &e.Src), dst: res.of(e.DstID, &e.Dst)}
 			if !c.src.ok() || !c.dst.ok() {
 				// Kept for the report of unresolved flows; the graph's copies are shared
 				// and immutable.
-				c.srcEP, c.dstEP = e.Src, e.Dst
+				c.eps = &[2]flows.Endpoint{e.Src, e.Dst}
 			}
-			t.conns[k] = c
 		}
 		switch e.Action {
 		case flows.ActionAllow:
@@ -144,6 +148,7 @@ func readTraffic(g *flows.Graph, res *resolver) *traffic {
 				c.denyLast = e.LastSeen
 			}
 		}
+		t.conns[k] = c
 		return true
 	})
 	return t

@@ -3,6 +3,7 @@ package recommend
 import (
 	"context"
 	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -109,5 +110,26 @@ func TestLifecycleAnnotations(t *testing.T) {
 		if obj.GetLabels()[LabelManagedBy] != "flowguard" {
 			t.Errorf("%s labels %v lack %s=flowguard", obj.GetName(), obj.GetLabels(), LabelManagedBy)
 		}
+	}
+}
+
+func TestSince(t *testing.T) {
+	recs := []flows.Record{
+		flow(frontend, api, flows.ProtoTCP, 8080),
+		flow(api, db, flows.ProtoTCP, 5432, at(30*time.Hour)),
+	}
+	r, err := Recommend(context.Background(), newCluster(t, shop()...), newGraph(t, recs...), Options{Since: t0.Add(24 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, obj := range r.Namespace("shop").Objects {
+		names = append(names, obj.GetName())
+	}
+	if want := []string{DefaultDenyName, AllowDNSName, "flowguard-api", "flowguard-db"}; !slices.Equal(names, want) {
+		t.Errorf("policies %v, want %v: traffic before --since must not count", names, want)
+	}
+	if !r.ObservedFrom.Equal(t0.Add(30 * time.Hour)) {
+		t.Errorf("observed from %s, want the first record since", r.ObservedFrom)
 	}
 }

@@ -59,6 +59,9 @@ type Options struct {
 	// At is "now" for the lifecycle states. Zero means the latest last seen in the graph, so
 	// that the same graph always gives the same output.
 	At time.Time
+	// Since, when set, ignores traffic before it (an auditor's lookback window); the graph's
+	// buckets are whole, so the window starts at the bucket holding Since.
+	Since time.Time
 	// MinObservation and StabilizationPeriod drive the lifecycle states (see the package
 	// documentation); zero means the defaults, negative is invalid.
 	MinObservation      time.Duration

@@ -106,7 +106,7 @@ func Recommend(ctx context.Context, cluster *netpol.Cluster, graph *flows.Graph,
 	o := opts.withDefaults()
 	inv := newInventory(cluster, newVolatility(o.VolatileLabels))
 	res := newResolver(inv, o.DNS)
-	t := readTraffic(graph, res)
+	t := readTraffic(graph, o.Since, res)
 
 	b := &builder{opts: &o, inv: inv, rules: map[*group]*groupRules{}, nsSelectors: map[string]*metav1.LabelSelector{}}
 	out := &Result{Style: o.Style, ObservedFrom: t.from, ObservedUntil: t.until, At: o.At.UTC()}

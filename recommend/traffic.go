@@ -109,12 +109,13 @@ type traffic struct {
 	edges       int
 }
 
-// readTraffic aggregates the graph's edges into connections, resolving each identity once.
-func readTraffic(g *flows.Graph, res *resolver) *traffic {
+// readTraffic aggregates the graph's edges since a time (zero: all) into connections,
+// resolving each identity once.
+func readTraffic(g *flows.Graph, since time.Time, res *resolver) *traffic {
 	// Every edge is at most one connection: size the map once rather than grow it through
 	// a dozen rehashes.
 	t := &traffic{conns: make(map[connKey]conn, g.Stats().Edges)}
-	g.Range(flows.Query{}, func(e *flows.Edge) bool {
+	g.Range(flows.Query{From: since}, func(e *flows.Edge) bool {
 		t.edges++
 		// The graph hands out local times; results are in UTC wherever they are read.
 		e.FirstSeen, e.LastSeen = e.FirstSeen.UTC(), e.LastSeen.UTC()

@@ -85,8 +85,14 @@ func TestNotes(t *testing.T) {
 		objs  []runtime.Object
 		recs  []flows.Record
 		style Style
+		only  []string
 		want  []Note
 	}{
+		"a namespace asked for that the model lacks": {
+			only: []string{"shop", "paymnets"},
+			want: []Note{{Kind: NoteUnknownNamespace, Namespace: "paymnets",
+				Message: "namespace paymnets has neither a Namespace object nor a workload in the cluster model; nothing is recommended for it"}},
+		},
 		"ICMP cannot be allowed alone by a Kubernetes policy": {
 			recs: []flows.Record{flow(frontend, api, flows.ProtoICMP, 0)},
 			want: []Note{{Kind: NoteProtocolNotExpressible, Namespace: "shop",
@@ -113,7 +119,7 @@ func TestNotes(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			c := newCluster(t, append(shop(), tc.objs...)...)
-			r, err := Recommend(context.Background(), c, newGraph(t, tc.recs...), Options{Style: tc.style})
+			r, err := Recommend(context.Background(), c, newGraph(t, tc.recs...), Options{Style: tc.style, Namespaces: tc.only})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -154,7 +154,11 @@ func (n *namespaceInv) selectors() {
 	}
 	// Policy names: flowguard-<workload>; where two groups would share one (a Deployment and
 	// a StatefulSet of the same name), both carry their kind.
-	count := map[string]int{}
+	// A workload named like a namespace-wide policy ("default-deny") carries its kind too.
+	count := map[string]int{
+		strings.TrimPrefix(DefaultDenyName, namePrefix): 1,
+		strings.TrimPrefix(AllowDNSName, namePrefix):    1,
+	}
 	for _, g := range n.groups {
 		count[g.members[0].Name]++
 	}

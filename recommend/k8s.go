@@ -18,8 +18,8 @@ import (
 
 // Names of the namespace-wide Kubernetes policies.
 const (
-	DefaultDenyName = "flowguard-default-deny"
-	AllowDNSName    = "flowguard-allow-dns"
+	DefaultDenyName = namePrefix + "default-deny"
+	AllowDNSName    = namePrefix + "allow-dns"
 )
 
 // RFC 1918 private address space: Calico's "pvt" networks, and what "pub" excludes.
@@ -31,10 +31,13 @@ var privateNets = []netip.Prefix{
 
 const anyIPv4 = "0.0.0.0/0"
 
+// namePrefix starts the name of every recommended Kubernetes policy.
+const namePrefix = "flowguard-"
+
 // policyName prefixes a workload name, keeping the result a valid object name.
 func policyName(base string) string {
-	const prefix, max = "flowguard-", 253
-	name := prefix + base
+	const max = 253
+	name := namePrefix + base
 	if len(name) > max {
 		name = strings.TrimRight(name[:max], "-.")
 	}

@@ -74,6 +74,9 @@ const (
 	// NotePortWidened: the flow source aggregated a destination port away, so every port of
 	// the protocol is allowed for that peer.
 	NotePortWidened NoteKind = "port-widened"
+	// NoteUnknownNamespace: a namespace asked for in Options.Namespaces is not in the
+	// cluster model, so nothing is recommended for it.
+	NoteUnknownNamespace NoteKind = "unknown-namespace"
 	// NoteProtocolNotExpressible: a Kubernetes NetworkPolicy names only TCP, UDP and SCTP
 	// ports; other protocols (ICMP, ...) observed are left denied rather than opening every
 	// protocol.
@@ -133,6 +136,11 @@ func Recommend(ctx context.Context, cluster *netpol.Cluster, graph *flows.Graph,
 		out.Stats.Workloads += len(n.Workloads)
 		out.Stats.Policies += len(n.Objects)
 		out.Namespaces = append(out.Namespaces, n)
+	}
+	for _, ns := range o.Namespaces {
+		if _, ok := inv.namespaces[ns]; !ok {
+			b.note(NoteUnknownNamespace, ns, "namespace %s has neither a Namespace object nor a workload in the cluster model; nothing is recommended for it", ns)
+		}
 	}
 	out.Notes = b.sortedNotes()
 	logf.FromContext(ctx).V(1).Info("recommendation computed", "style", o.Style, "edges", t.edges,

@@ -276,6 +276,26 @@ policyTypes:
 - Ingress
 `,
 		},
+		"a workload named like a namespace-wide policy carries its kind": {
+			objs:   []runtime.Object{deployment("shop", "allow-dns", withLabels("app=resolver"))},
+			recs:   []flows.Record{flow(frontend, wep("shop", "allow-dns-7c-*"), flows.ProtoUDP, 5353)},
+			policy: "flowguard-deployment-allow-dns",
+			want: `
+ingress:
+- from:
+  - podSelector:
+      matchLabels:
+        app: frontend
+  ports:
+  - port: 5353
+    protocol: UDP
+podSelector:
+  matchLabels:
+    app: resolver
+policyTypes:
+- Ingress
+`,
+		},
 		"a workload whose labels are a subset of another's excludes it": {
 			objs:   []runtime.Object{deployment("shop", "api-canary", withLabels("app=api", "tier=backend", "track=canary"))},
 			recs:   []flows.Record{flow(frontend, api, flows.ProtoTCP, 8080)},

@@ -44,8 +44,8 @@ type Options struct {
 	// keeps 242 windows (about an hour at 15s); asking for more than it holds backfills nothing.
 	History time.Duration
 
-	// Backoff paces reconnection; the zero value means DefaultBackoff. Steps is ignored: the
-	// client retries until its context ends, waiting at most Cap.
+	// Backoff paces reconnection; a zero Duration means 500ms doubling up to a 30s Cap, with 20%
+	// jitter. Steps is ignored: the client retries until its context ends, waiting at most Cap.
 	Backoff wait.Backoff
 	// Clock drives backoff and the choice of time windows; nil means the real clock.
 	Clock clock.Clock
@@ -62,8 +62,10 @@ const (
 	defaultInterval = 15 * time.Second
 )
 
-// DefaultBackoff starts at half a second and doubles up to 30s, with 20% jitter.
-var DefaultBackoff = wait.Backoff{Duration: 500 * time.Millisecond, Factor: 2, Jitter: 0.2, Cap: 30 * time.Second}
+// defaultBackoff is Options.Backoff's default.
+func defaultBackoff() wait.Backoff {
+	return wait.Backoff{Duration: 500 * time.Millisecond, Factor: 2, Jitter: 0.2, Cap: 30 * time.Second}
+}
 
 // Stats describe what a Client has done so far.
 type Stats struct {
@@ -123,10 +125,10 @@ func New(opts Options, sink Sink) (*Client, error) {
 		opts.History = DefaultHistory
 	}
 	if opts.Backoff.Duration <= 0 {
-		opts.Backoff = DefaultBackoff
+		opts.Backoff = defaultBackoff()
 	}
 	if opts.Backoff.Cap <= 0 {
-		opts.Backoff.Cap = DefaultBackoff.Cap
+		opts.Backoff.Cap = defaultBackoff().Cap
 	}
 	if opts.Clock == nil {
 		opts.Clock = clock.RealClock{}

@@ -22,6 +22,9 @@ type Engine struct {
 	pendingOnce sync.Once
 	pending     *policySet
 
+	atomsOnce sync.Once
+	addrs     *addrAtoms
+
 	mu        sync.RWMutex
 	byKey     map[string]*class // intrinsic endpoint key → class
 	byContent map[string]*class // resolved identity → class
@@ -89,6 +92,14 @@ func (e *Engine) intern(ep *Endpoint) *class {
 	if ok {
 		return cl
 	}
+	if ep.Kind == EndpointExternal && len(ep.IPs) == 1 && len(ep.Nets) == 0 && !e.ids.knows(ep.IPs[0]) {
+		// An outside address evaluates as the piece of address space it falls in.
+		cl := e.classOf(e.atoms().endpoint(ep.IPs[0]))
+		e.mu.Lock()
+		e.byKey[key] = cl
+		e.mu.Unlock()
+		return cl
+	}
 	r := resolve(e.ids, e.cluster, ep)
 	ck := r.contentKey()
 	e.mu.Lock()
@@ -104,6 +115,11 @@ func (e *Engine) intern(ep *Endpoint) *class {
 	e.byContent[ck] = r
 	e.byKey[key] = r
 	return r
+}
+
+func (e *Engine) atoms() *addrAtoms {
+	e.atomsOnce.Do(func() { e.addrs = buildAddrAtoms(e.cluster, e.ids) })
+	return e.addrs
 }
 
 // applicable returns the policies selecting cl for dir, in evaluation order.

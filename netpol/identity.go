@@ -376,6 +376,13 @@ func (ix *identityIndex) resolveName(ns, name, kind string, labels selector.Labe
 	return best
 }
 
+// knows reports whether an address belongs to a pod or host endpoint of the cluster.
+func (ix *identityIndex) knows(ip netip.Addr) bool {
+	_, pod := ix.byIP[ip]
+	_, host := ix.hostByIP[ip]
+	return pod || host
+}
+
 // hostOnNode returns the host endpoint of a node (the first by name), or nil.
 func (ix *identityIndex) hostOnNode(node string) *HostEndpoint {
 	var best *HostEndpoint

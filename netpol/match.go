@@ -37,7 +37,8 @@ func (m *ICMPMatch) matches(pkt *Packet) bool {
 	return m.Code < 0 || int(pkt.ICMPCode) == m.Code
 }
 
-// family returns 4 or 6 when an endpoint's exact address says, 0 when unknown.
+// family returns 4 or 6 when an endpoint's addresses say (an exact address, or ranges all of
+// one family), 0 when unknown.
 func family(src, dst *class) int {
 	for _, c := range [...]*class{src, dst} {
 		if len(c.ips) > 0 {
@@ -45,6 +46,18 @@ func family(src, dst *class) int {
 				return 4
 			}
 			return 6
+		}
+		if len(c.nets) > 0 {
+			is4 := c.nets[0].Addr().Is4()
+			same := true
+			for _, n := range c.nets[1:] {
+				same = same && n.Addr().Is4() == is4
+			}
+			if same && is4 {
+				return 4
+			} else if same {
+				return 6
+			}
 		}
 	}
 	return 0

@@ -7,7 +7,10 @@
 // been seen. Readers take plain or gzip files, folders and rotated sets, or follow a live file.
 // The Graph aggregates records per (source identity, destination identity, port, protocol,
 // action, reporter) in time buckets, answers queries by namespace, workload, label predicate
-// and time window, and snapshots to a file.
+// and time window, and snapshots to a file (SnapshotSaver keeps one current). Ingest is the
+// HTTP handler for NDJSON batches from shippers and Goldmane's emitter; Metrics exports counts
+// on a registry the caller passes. Subpackage observed shares the graph between replicas
+// through ObservedTraffic objects; subpackage goldmane streams from Goldmane over gRPC.
 //
 // flows knows nothing of policies, rules, admission or reports; netpol and everything above it
 // read the graph through the types defined here, passing their selectors in as predicates.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -16,12 +17,17 @@ import (
 
 // builder turns observed connections into per-group rules, then into objects.
 type builder struct {
-	opts        *Options
-	inv         *inventory
-	rules       map[*group]*groupRules
-	unresolved  []Unresolved
-	notes       map[Note]struct{}
+	opts       *Options
+	inv        *inventory
+	rules      map[*group]*groupRules
+	unresolved []Unresolved
+	// nsSelectors holds one namespaceSelector per namespace of the model, shared by every
+	// rule naming it; filled before namespaces are rendered, read-only after.
 	nsSelectors map[string]*metav1.LabelSelector
+
+	// Namespaces are rendered concurrently; notes are the only state they share.
+	mu    sync.Mutex
+	notes map[Note]struct{}
 }
 
 // expressible reports whether the style can allow exactly this protocol.
@@ -30,6 +36,8 @@ func (b *builder) expressible(proto flows.Protocol) bool {
 }
 
 func (b *builder) note(kind NoteKind, ns, format string, args ...any) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if b.notes == nil {
 		b.notes = map[Note]struct{}{}
 	}

@@ -2,6 +2,7 @@ package recommend
 
 import (
 	"cmp"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -66,7 +67,7 @@ func (b *builder) kubernetesPolicies(ns string, rules []*groupRules, life lifecy
 				Egress: []networkingv1.NetworkPolicyEgressRule{{
 					To: []networkingv1.NetworkPolicyPeer{{
 						NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: d.Namespace}},
-						PodSelector:       &metav1.LabelSelector{MatchLabels: d.Labels},
+						PodSelector:       &metav1.LabelSelector{MatchLabels: maps.Clone(d.Labels)},
 					}},
 					Ports: []networkingv1.NetworkPolicyPort{k8sPort(flows.ProtoUDP, intstr.FromInt32(53)), k8sPort(flows.ProtoTCP, intstr.FromInt32(53))},
 				}},
@@ -186,9 +187,7 @@ func (b *builder) namespaceSelector(ns string) *metav1.LabelSelector {
 	if sel, ok := b.nsSelectors[ns]; ok {
 		return sel
 	}
-	sel := &metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: ns}}
-	b.nsSelectors[ns] = sel
-	return sel
+	return &metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: ns}}
 }
 
 func ipBlock(cidr string) networkingv1.NetworkPolicyPeer {

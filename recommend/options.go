@@ -3,6 +3,7 @@ package recommend
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -112,7 +113,7 @@ func (o Options) withDefaults() Options {
 		o.SkipNamespacePrefixes = DefaultSkipNamespacePrefixes
 	}
 	if o.DNS == nil {
-		o.DNS = &DNS{Namespace: DefaultDNSNamespace, Labels: DefaultDNSLabels}
+		o.DNS = &DNS{Namespace: DefaultDNSNamespace, Labels: maps.Clone(DefaultDNSLabels)}
 	}
 	if o.ManagedBy == "" {
 		o.ManagedBy = "flowguard"

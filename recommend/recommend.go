@@ -5,9 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -131,11 +135,26 @@ func Recommend(ctx context.Context, cluster *netpol.Cluster, graph *flows.Graph,
 	if o.Style == StyleCalicoStaged {
 		out.ClusterObjects = []client.Object{calicoTier(&o)}
 	}
-	for _, ns := range inv.scopedNamespaces(&o) {
-		n := b.namespace(ns, life)
+	for ns := range inv.namespaces {
+		b.nsSelectors[ns] = &metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: ns}}
+	}
+	// Namespaces render independently: spread them over the cores, each result in its slot
+	// so the order stays the namespaces' order.
+	scoped := inv.scopedNamespaces(&o)
+	out.Namespaces = make([]Namespace, len(scoped))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(scoped)) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < len(scoped); i = int(next.Add(1) - 1) {
+				out.Namespaces[i] = b.namespace(scoped[i], life)
+			}
+		})
+	}
+	wg.Wait()
+	for _, n := range out.Namespaces {
 		out.Stats.Workloads += len(n.Workloads)
 		out.Stats.Policies += len(n.Objects)
-		out.Namespaces = append(out.Namespaces, n)
 	}
 	for _, ns := range o.Namespaces {
 		if _, ok := inv.namespaces[ns]; !ok {

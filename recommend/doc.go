@@ -13,7 +13,7 @@
 // kubernetes.io/metadata.name, ports by number or by the name the destination pod gives them,
 // addresses outside the cluster as ipBlocks: the exact address where the flow kept it,
 // otherwise the documented fallback for Calico's "pub" (0.0.0.0/0 except RFC 1918) and "pvt"
-// (the RFC 1918 blocks) networks.
+// (the RFC 1918 blocks) networks, IPv4 as Calico defines them.
 //
 // StyleCalicoStaged writes one projectcalico.org/v3 StagedNetworkPolicy per namespace, in a
 // tier (namespace-isolation by default) whose end-of-tier Deny isolates the namespace, selected

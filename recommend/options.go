@@ -37,7 +37,7 @@ const (
 	// DefaultStabilizationPeriod asks for a full day without a new connection before a
 	// recommendation is called stable.
 	DefaultStabilizationPeriod = 24 * time.Hour
-	// DefaultDNSNamespace and DefaultDNSLabel locate cluster DNS: CoreDNS keeps kube-dns's
+	// DefaultDNSNamespace and DefaultDNSLabels locate cluster DNS: CoreDNS keeps kube-dns's
 	// k8s-app label so that the kube-dns Service keeps selecting it.
 	DefaultDNSNamespace = "kube-system"
 )

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/flowguard/flowguard/netpol"
 	"github.com/flowguard/flowguard/netpol/selector"
 )
 
@@ -36,6 +37,25 @@ type decoder interface {
 }
 
 func validateCalicoObject(d decoder, kind string, raw runtime.RawExtension) field.ErrorList {
+	obj, errs := decodeAndValidate(d, kind, raw)
+	if obj == nil || len(errs) > 0 {
+		return errs
+	}
+	// The policy model must accept what is admitted: an object it refuses would be admitted,
+	// then silently left out of every later decision.
+	err := netpol.NewCluster().Add(obj)
+	var oe *netpol.ObjectError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &oe) && len(oe.Fields) > 0:
+		return oe.Fields
+	}
+	return field.ErrorList{field.Invalid(field.NewPath("spec"), "", err.Error())}
+}
+
+// decodeAndValidate decodes the object and runs the checks Calico's validator makes.
+func decodeAndValidate(d decoder, kind string, raw runtime.RawExtension) (runtime.Object, field.ErrorList) {
 	spec := field.NewPath("spec")
 	decode := func(into runtime.Object) field.ErrorList {
 		if err := d.DecodeRaw(raw, into); err != nil {
@@ -45,63 +65,64 @@ func validateCalicoObject(d decoder, kind string, raw runtime.RawExtension) fiel
 	}
 	switch kind {
 	case "NetworkPolicy":
-		var o calicov3.NetworkPolicy
-		if errs := decode(&o); errs != nil {
-			return errs
+		o := &calicov3.NetworkPolicy{}
+		if errs := decode(o); errs != nil {
+			return nil, errs
 		}
 		s := o.Spec
-		return validatePolicy(spec, policyFields{s.Selector, s.ServiceAccountSelector, "", false, s.Types, s.Ingress, s.Egress})
+		return o, validatePolicy(spec, policyFields{s.Selector, s.ServiceAccountSelector, "", false, s.Types, s.Ingress, s.Egress})
 	case "StagedNetworkPolicy":
-		var o calicov3.StagedNetworkPolicy
-		if errs := decode(&o); errs != nil {
-			return errs
+		o := &calicov3.StagedNetworkPolicy{}
+		if errs := decode(o); errs != nil {
+			return nil, errs
 		}
 		s := o.Spec
 		errs := validateStagedAction(spec.Child("stagedAction"), s.StagedAction)
-		return append(errs, validatePolicy(spec, policyFields{s.Selector, s.ServiceAccountSelector, "", false, s.Types, s.Ingress, s.Egress})...)
+		return o, append(errs, validatePolicy(spec, policyFields{s.Selector, s.ServiceAccountSelector, "", false, s.Types, s.Ingress, s.Egress})...)
 	case "GlobalNetworkPolicy":
-		var o calicov3.GlobalNetworkPolicy
-		if errs := decode(&o); errs != nil {
-			return errs
+		o := &calicov3.GlobalNetworkPolicy{}
+		if errs := decode(o); errs != nil {
+			return nil, errs
 		}
 		s := o.Spec
-		return validatePolicy(spec, policyFields{s.Selector, s.ServiceAccountSelector, s.NamespaceSelector, true, s.Types, s.Ingress, s.Egress})
+		return o, validatePolicy(spec, policyFields{s.Selector, s.ServiceAccountSelector, s.NamespaceSelector, true, s.Types, s.Ingress, s.Egress})
 	case "StagedGlobalNetworkPolicy":
-		var o calicov3.StagedGlobalNetworkPolicy
-		if errs := decode(&o); errs != nil {
-			return errs
+		o := &calicov3.StagedGlobalNetworkPolicy{}
+		if errs := decode(o); errs != nil {
+			return nil, errs
 		}
 		s := o.Spec
 		errs := validateStagedAction(spec.Child("stagedAction"), s.StagedAction)
-		return append(errs, validatePolicy(spec, policyFields{s.Selector, s.ServiceAccountSelector, s.NamespaceSelector, true, s.Types, s.Ingress, s.Egress})...)
+		return o, append(errs, validatePolicy(spec, policyFields{s.Selector, s.ServiceAccountSelector, s.NamespaceSelector, true, s.Types, s.Ingress, s.Egress})...)
 	case "StagedKubernetesNetworkPolicy":
-		var o calicov3.StagedKubernetesNetworkPolicy
-		if errs := decode(&o); errs != nil {
-			return errs
+		o := &calicov3.StagedKubernetesNetworkPolicy{}
+		if errs := decode(o); errs != nil {
+			return nil, errs
 		}
-		return validateStagedKubernetes(spec, &o.Spec)
+		return o, validateStagedKubernetes(spec, &o.Spec)
 	case "NetworkSet":
-		var o calicov3.NetworkSet
-		if errs := decode(&o); errs != nil {
-			return errs
+		o := &calicov3.NetworkSet{}
+		if errs := decode(o); errs != nil {
+			return nil, errs
 		}
-		return validateNets(spec.Child("nets"), o.Spec.Nets)
+		return o, validateNets(spec.Child("nets"), o.Spec.Nets)
 	case "GlobalNetworkSet":
-		var o calicov3.GlobalNetworkSet
-		if errs := decode(&o); errs != nil {
-			return errs
+		o := &calicov3.GlobalNetworkSet{}
+		if errs := decode(o); errs != nil {
+			return nil, errs
 		}
-		return validateNets(spec.Child("nets"), o.Spec.Nets)
+		return o, validateNets(spec.Child("nets"), o.Spec.Nets)
 	case "Tier":
-		var o calicov3.Tier
-		if errs := decode(&o); errs != nil {
-			return errs
+		o := &calicov3.Tier{}
+		if errs := decode(o); errs != nil {
+			return nil, errs
 		}
 		if a := o.Spec.DefaultAction; a != nil && *a != calicov3.Deny && *a != calicov3.Pass {
-			return field.ErrorList{field.NotSupported(spec.Child("defaultAction"), *a, []calicov3.Action{calicov3.Deny, calicov3.Pass})}
+			return o, field.ErrorList{field.NotSupported(spec.Child("defaultAction"), *a, []calicov3.Action{calicov3.Deny, calicov3.Pass})}
 		}
+		return o, nil
 	}
-	return nil
+	return nil, nil
 }
 
 // policyFields are the parts of the four Calico policy kinds that validation reads.

@@ -235,6 +235,15 @@ metadata: {name: security}
 spec: {order: 100, defaultAction: Allow}`,
 			want: []string{`spec.defaultAction: Unsupported value: "Allow": supported values: "Deny", "Pass"`},
 		},
+		"what the policy model refuses is refused too": {
+			kind: "NetworkPolicy",
+			obj: calicoPolicy(`
+  egress:
+  - action: Allow
+    protocol: ICMP
+    icmp: {code: 0}`),
+			want: []string{`spec.egress[0].icmp.type: Required value: must be set when code is`},
+		},
 		"a port range that does not parse": {
 			kind: "NetworkPolicy",
 			obj: calicoPolicy(`

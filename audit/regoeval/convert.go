@@ -3,6 +3,7 @@ package regoeval
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"time"
 
@@ -36,7 +37,10 @@ func FromRego(res rego.Result) ([]audit.Finding, []audit.Skipped) {
 		skipped = append(skipped, audit.Skipped{Rule: r.ID, Reason: "needs observed traffic, and none is loaded"})
 	}
 	for _, e := range res.Errors {
-		skipped = append(skipped, audit.Skipped{Rule: e.Rule.ID, Reason: "evaluation failed: " + e.Err.Error()})
+		s := audit.Skipped{Rule: e.Rule.ID, Reason: "evaluation failed: " + e.Err.Error()}
+		if !slices.Contains(skipped, s) {
+			skipped = append(skipped, s)
+		}
 	}
 	return fs, skipped
 }

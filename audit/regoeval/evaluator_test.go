@@ -2,6 +2,7 @@ package regoeval
 
 import (
 	"context"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -182,5 +183,35 @@ violation contains {"msg": sprintf("Namespace %s has no team label", [input.obje
 	want := []string{"team-label Namespace closed", "team-label Namespace open"}
 	if diff := cmp.Diff(want, found(res)); diff != "" {
 		t.Errorf("findings mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestEvaluateShardsMatchOneAudit shows that auditing the namespaces in shards, at once, finds
+// exactly what one audit over all of them finds: namespaced findings from every shard, and those
+// about objects that are not namespaced once.
+func TestEvaluateShardsMatchOneAudit(t *testing.T) {
+	c, err := netpol.Load(filepath.Join("..", "..", "examples", "shop"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := rego.NewStaticState(c, nil, now)
+	ctx := context.Background()
+	var want []string
+	for _, workers := range []int{1, 2, 3, 8} {
+		res, err := NewEvaluator(state, Options{Workers: workers}).Evaluate(ctx, audit.Scope{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := found(res)
+		if workers == 1 {
+			want = got
+			if len(want) == 0 {
+				t.Fatal("the example finds nothing")
+			}
+			continue
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%d workers: findings mismatch (-one audit +shards):\n%s", workers, diff)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"time"
 
@@ -160,6 +161,8 @@ func runAudit(ctx context.Context, o *AuditOptions, stdout, stderr io.Writer) er
 	}
 	ev := regoeval.NewEvaluator(rego.NewStaticState(cluster, graph, now), regoeval.Options{
 		Engine: rego.Options{Deadline: o.Timeout, Lookback: o.Lookback},
+		// A one-off audit has the machine to itself: one shard of namespaces per core.
+		Workers: runtime.GOMAXPROCS(0),
 	})
 	res, err := ev.Evaluate(ctx, audit.Scope{Namespaces: o.Namespaces, Rules: o.Rules, Parameters: o.params, Lookback: o.Lookback})
 	if err != nil {

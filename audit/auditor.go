@@ -21,6 +21,9 @@ import (
 // DefaultPollInterval bounds how long the auditor goes without looking at its schedules.
 const DefaultPollInterval = time.Minute
 
+// notReadyRetry is how soon the auditor looks again while its snapshot is not ready.
+const notReadyRetry = time.Second
+
 // Dependencies are what an Auditor is built from.
 type Dependencies struct {
 	// Client reads AuditSchedules and Namespaces, from the manager's informer cache, and writes
@@ -47,6 +50,9 @@ type Dependencies struct {
 	MaxPolicyEvents int
 	// OmittedNote says where to read violations a report left out; see ReportOptions.
 	OmittedNote func(ns string, omitted int) string
+	// Ready, when set, holds every run back until it returns nil: the snapshot an audit takes
+	// must not be an informer cache that is still filling.
+	Ready func() error
 }
 
 // Auditor runs AuditSchedules: on their cron, and on demand when a schedule's
@@ -144,6 +150,12 @@ func (a *Auditor) Start(ctx context.Context) error {
 // time among the schedules (zero when there is none).
 func (a *Auditor) tick(ctx context.Context) time.Time {
 	log := logf.FromContext(ctx)
+	if a.deps.Ready != nil {
+		if err := a.deps.Ready(); err != nil {
+			log.Info("waiting for the cluster snapshot before auditing", "reason", err.Error())
+			return a.deps.Clock.Now().Add(notReadyRetry)
+		}
+	}
 	var list v1alpha1.AuditScheduleList
 	if err := a.deps.Client.List(ctx, &list); err != nil {
 		log.Error(err, "list AuditSchedules")

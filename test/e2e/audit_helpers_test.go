@@ -311,3 +311,5 @@ func normalizeDescribe(out string) string {
 	}
 	return b.String()
 }
+
+func cmpDiff(want, got any) string { return cmp.Diff(want, got) }

@@ -1,0 +1,124 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr/testr"
+	"github.com/prometheus/client_golang/prometheus"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	clocktesting "k8s.io/utils/clock/testing"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/flowguard/flowguard/api/v1alpha1"
+	"github.com/flowguard/flowguard/cmd/flowguard/app"
+	"github.com/flowguard/flowguard/flows"
+	"github.com/flowguard/flowguard/test/cluster"
+	"github.com/flowguard/flowguard/webhook"
+)
+
+// TestAuditScheduleWithTheRuleLibrary runs the auditor as `flowguard serve` wires it, with every
+// part real: examples/shop applied with the real kubectl, the informer-backed State the webhook
+// keeps, the built-in rule library, and the shop's flow log as the traffic graph. A run-now
+// request writes one report per namespace with the example's findings in it.
+func TestAuditScheduleWithTheRuleLibrary(t *testing.T) {
+	c := cluster.StartForTest(t, cluster.Options{})
+	ctx := t.Context()
+	root, err := cluster.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	shop := filepath.Join(root, "examples", "shop")
+	if out, err := c.Kubectl(ctx, "apply", "-f", shop); err != nil {
+		t.Fatalf("apply examples/shop: %v\n%s", err, out)
+	}
+
+	graph, err := flows.NewGraph(flows.GraphOptions{Retention: -1, MaxEdges: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := flows.NewReader(&flows.Tally{}).ReadPaths(ctx, []string{filepath.Join(shop, "flows.jsonl")}, func(r *flows.Record) error {
+		graph.Add(r)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// The flow log covers 2025-10-01; the audit's clock stands at its end.
+	clock := clocktesting.NewFakeClock(time.Date(2025, 10, 2, 0, 0, 0, 0, time.UTC))
+	state := webhook.NewState(clock)
+	state.SetTraffic(graph)
+
+	log := testr.New(t)
+	mgr, err := manager.New(c.Config, manager.Options{Scheme: c.Scheme, Logger: log,
+		Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mctx, cancel := context.WithCancel(logf.IntoContext(context.Background(), log))
+	if err := state.Watch(mctx, mgr.GetCache(), c.Scheme, mgr.GetRESTMapper()); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.AddAuditor(mgr, state, app.AuditorOptions{Deadline: time.Minute, Clock: clock, Ready: state.Synced,
+		Registerer: prometheus.NewRegistry()}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(mctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	sched := &v1alpha1.AuditSchedule{
+		ObjectMeta: metav1.ObjectMeta{Name: "shop", Annotations: map[string]string{v1alpha1.RunNowAnnotation: "1"}},
+		Spec: v1alpha1.AuditScheduleSpec{Schedule: "@daily", NamespaceSelector: &metav1.LabelSelector{
+			MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpNotIn,
+				Values: []string{"default", "kube-public", "kube-node-lease"}}},
+		}},
+	}
+	if err := c.Client.Create(ctx, sched); err != nil {
+		t.Fatal(err)
+	}
+	st := scheduleStatus(t, c, "shop", "the requested run", func(s v1alpha1.AuditScheduleStatus) bool { return s.LastRunRequest == "1" })
+	if st.LastError != "" {
+		t.Fatalf("run failed: %s", st.LastError)
+	}
+
+	var reports v1alpha1.AuditReportList
+	if err := c.Client.List(ctx, &reports, client.MatchingLabels{v1alpha1.RunLabel: st.LastReport}); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]string{}
+	for _, r := range reports.Items {
+		got[r.Namespace] = []string{}
+		for _, v := range r.Violations {
+			got[r.Namespace] = append(got[r.Namespace], v.Rule+" "+v.Resource.Kind+" "+v.Resource.Name)
+		}
+		slices.Sort(got[r.Namespace])
+	}
+	want := map[string][]string{
+		"kube-system": {},
+		"monitoring":  {},
+		"ops":         {"host-network-bypass DaemonSet node-exporter", "unprotected-workload DaemonSet node-exporter"},
+		"payments": {"denied-traffic Namespace payments", "missing-default-deny Namespace payments",
+			"unprotected-workload Deployment fraud-check"},
+		"storefront": {"allow-all NetworkPolicy web-from-anywhere", "dangling-selector NetworkPolicy cart-from-legacy-checkout",
+			"staged-would-break StagedNetworkPolicy lockdown-web", "unused-rule NetworkPolicy cart-from-legacy-checkout",
+			"unused-rule NetworkPolicy cart-metrics", "wider-than-observed NetworkPolicy web-from-anywhere"},
+	}
+	if diff := cmpDiff(want, got); diff != "" {
+		t.Errorf("violations per namespace (-want +got):\n%s", diff)
+	}
+	var cr v1alpha1.ClusterAuditReport
+	if err := c.Client.Get(ctx, client.ObjectKey{Name: st.LastReport}, &cr); err != nil {
+		t.Fatal(err)
+	}
+	if cr.Summary.Total != 12 || len(cr.Violations) != 1 || cr.Violations[0].Rule != "shadowed-rule" || len(cr.Summary.RulesSkipped) != 0 {
+		t.Errorf("cluster report: total %d, violations %+v, skipped %v", cr.Summary.Total, cr.Violations, cr.Summary.RulesSkipped)
+	}
+}

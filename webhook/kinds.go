@@ -170,24 +170,12 @@ func (v *labelView) controlled() bool {
 // skipCheaply reports whether a request can be admitted from its labels alone: an update that
 // leaves the traffic-relevant labels unchanged, or a controller creating an object from a
 // template that was checked when its owner was applied.
-func (k kindInfo) skipCheaply(req *admissionv1.AdmissionRequest) (bool, error) {
+func (r *review) skipCheaply() bool {
 	switch {
-	case req.Operation == admissionv1.Update && k.labelsOnly:
-		obj, err := decodeLabelView(req.Object)
-		if err != nil {
-			return false, err
-		}
-		old, err := decodeLabelView(req.OldObject)
-		if err != nil {
-			return false, fmt.Errorf("old object: %w", err)
-		}
-		return maps.Equal(obj.labels(k.labelPath), old.labels(k.labelPath)), nil
-	case req.Operation == admissionv1.Create && k.skipControlledCreate:
-		obj, err := decodeLabelView(req.Object)
-		if err != nil {
-			return false, err
-		}
-		return obj.controlled(), nil
+	case r.req.Operation == admissionv1.Update && r.kind.labelsOnly:
+		return maps.Equal(r.view.labels(r.kind.labelPath), r.oldView.labels(r.kind.labelPath))
+	case r.req.Operation == admissionv1.Create && r.kind.skipControlledCreate:
+		return r.view.controlled()
 	}
-	return false, nil
+	return false
 }

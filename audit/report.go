@@ -65,13 +65,13 @@ func (o ReportOptions) withDefaults() ReportOptions {
 }
 
 func defaultOmittedNote(ns string, omitted int) string {
-	scope := "--all-namespaces"
+	scope := ""
 	if ns != "" {
-		scope = "--namespace " + ns
+		scope = " --namespace " + ns
 	}
 	return fmt.Sprintf("%d violations are counted above but not listed, to keep this object small. "+
-		"Run `flowguard audit --kubeconfig KUBECONFIG %s -o json` to list them all, or raise the "+
-		"schedule's maxViolationsPerReport (at most %d).", omitted, scope, MaxViolationsLimit)
+		"Run `flowguard audit --kubeconfig KUBECONFIG --flows FLOW-LOGS%s -o json` to list them all, "+
+		"or raise the schedule's maxViolationsPerReport (at most %d).", omitted, scope, MaxViolationsLimit)
 }
 
 // Reports are the objects one run writes.

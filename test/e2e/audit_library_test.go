@@ -3,7 +3,9 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -121,4 +123,43 @@ func TestAuditScheduleWithTheRuleLibrary(t *testing.T) {
 	if cr.Summary.Total != 12 || len(cr.Violations) != 1 || cr.Violations[0].Rule != "shadowed-rule" || len(cr.Summary.RulesSkipped) != 0 {
 		t.Errorf("cluster report: total %d, violations %+v, skipped %v", cr.Summary.Total, cr.Violations, cr.Summary.RulesSkipped)
 	}
+
+	t.Run("flowguard audit --kubeconfig finds the same as the auditor", func(t *testing.T) {
+		var out, errOut bytes.Buffer
+		code := app.Execute([]string{"audit", "--kubeconfig", c.Kubeconfig, "--flows", filepath.Join(shop, "flows.jsonl"),
+			"--namespace", "kube-system,monitoring,ops,payments,storefront", "-o", "json"}, &out, &errOut)
+		if code != app.ExitOK {
+			t.Fatalf("flowguard audit --kubeconfig exited %d: %s", code, errOut.String())
+		}
+		var doc struct {
+			Findings []struct {
+				Rule     string `json:"rule"`
+				Resource struct{ Kind, Namespace, Name string }
+			} `json:"findings"`
+		}
+		if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+			t.Fatal(err)
+		}
+		cli := map[string][]string{}
+		for ns := range want {
+			cli[ns] = []string{}
+		}
+		for _, f := range doc.Findings {
+			ns := f.Resource.Namespace
+			if f.Resource.Kind == "Namespace" {
+				ns = f.Resource.Name
+			}
+			if ns == "" {
+				ns = "(cluster)"
+			}
+			cli[ns] = append(cli[ns], f.Rule+" "+f.Resource.Kind+" "+f.Resource.Name)
+		}
+		for ns := range cli {
+			slices.Sort(cli[ns])
+		}
+		want["(cluster)"] = []string{"shadowed-rule GlobalNetworkPolicy platform.egress-guard"}
+		if diff := cmpDiff(want, cli); diff != "" {
+			t.Errorf("findings per namespace (-auditor +CLI):\n%s", diff)
+		}
+	})
 }

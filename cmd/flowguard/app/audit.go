@@ -29,6 +29,7 @@ import (
 // AuditOptions are the flags of `flowguard audit`.
 type AuditOptions struct {
 	Files      []string
+	Kubeconfig string
 	Flows      []string
 	At         string
 	Lookback   time.Duration
@@ -53,6 +54,7 @@ func (o *AuditOptions) AddFlags(fs *pflag.FlagSet) {
 		formats = append(formats, string(f))
 	}
 	fs.StringSliceVarP(&o.Files, "filename", "f", nil, "cluster state: manifest files or folders (YAML or JSON, multi-document, Lists)")
+	fs.StringVar(&o.Kubeconfig, "kubeconfig", "", "read the cluster state from the cluster this kubeconfig points at instead of -f")
 	fs.StringSliceVar(&o.Flows, "flows", nil, "observed traffic: Calico flow-log files or folders (plain or gzip); without it, rules that need flows are skipped")
 	fs.StringVar(&o.At, "at", "", "end of the lookback window (RFC 3339); default: the newest flow record")
 	fs.DurationVar(&o.Lookback, "lookback", rego.DefaultLookback, "window of observed traffic the rules judge by")
@@ -68,8 +70,10 @@ func (o *AuditOptions) AddFlags(fs *pflag.FlagSet) {
 func (o *AuditOptions) Validate() error {
 	var err error
 	switch {
-	case len(o.Files) == 0:
-		return badInput(errors.New("-f: at least one manifest file or folder is required"))
+	case len(o.Files) == 0 && o.Kubeconfig == "":
+		return badInput(errors.New("-f: at least one manifest file or folder is required (or --kubeconfig)"))
+	case len(o.Files) > 0 && o.Kubeconfig != "":
+		return badInput(errors.New("-f and --kubeconfig: give one source of cluster state"))
 	case o.Lookback <= 0:
 		return badInput(fmt.Errorf("--lookback %s: must be positive", o.Lookback))
 	case o.Timeout <= 0:
@@ -116,10 +120,10 @@ func validSeverity(s string) bool {
 func newAuditCommand() *cobra.Command {
 	o := &AuditOptions{now: time.Now}
 	cmd := &cobra.Command{
-		Use:   "audit -f PATH... [--flows PATH...] [--at TIME] [-o text|json|yaml|html|policyreport]",
+		Use:   "audit (-f PATH... | --kubeconfig FILE) [--flows PATH...] [--at TIME] [-o text|json|yaml|html|policyreport]",
 		Short: "Audit network policies offline against observed traffic and the rule library",
-		Long: `Read the cluster state from manifests (-f) and the observed traffic from Calico flow logs
-(--flows), run every audit rule, and print the findings: which workloads no policy protects,
+		Long: `Read the cluster state from manifests (-f), or from a live cluster (--kubeconfig), and the
+observed traffic from Calico flow logs (--flows), run every audit rule, and print the findings: which workloads no policy protects,
 which namespaces lack a default deny, which allow rules are far wider than the traffic they
 carry or carry none, which flows were denied, and what to do about each, often with the
 narrowed policy as YAML.
@@ -134,7 +138,8 @@ Exit status: 0 when the audit ran (findings included), 1 when --fail-on is given
 is at least that severe, 2 on input that cannot be read or understood.`,
 		Example: `  flowguard audit -f examples/shop --flows examples/shop/flows.jsonl
   flowguard audit -f cluster/ --flows logs/ -o html > audit.html
-  flowguard audit -f cluster/ --flows logs/ -o json --fail-on high --param missing-default-deny.egress=true`,
+  flowguard audit -f cluster/ --flows logs/ -o json --fail-on high --param missing-default-deny.egress=true
+  flowguard audit --kubeconfig ~/.kube/config --flows logs/ --namespace payments -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.Validate(); err != nil {
@@ -148,8 +153,15 @@ is at least that severe, 2 on input that cannot be read or understood.`,
 }
 
 func runAudit(ctx context.Context, o *AuditOptions, stdout, stderr io.Writer) error {
-	cluster, err := netpol.Load(o.Files...)
-	if err != nil {
+	var cluster *netpol.Cluster
+	var err error
+	subject := strings.Join(o.Files, ", ")
+	if o.Kubeconfig != "" {
+		if cluster, err = loadLiveCluster(ctx, o.Kubeconfig); err != nil {
+			return err
+		}
+		subject = "the cluster of " + o.Kubeconfig
+	} else if cluster, err = netpol.Load(o.Files...); err != nil {
 		return badInput(fmt.Errorf("read cluster state: %w", err))
 	}
 	graph, newest, err := loadFlows(ctx, o.Flows, stderr)
@@ -172,7 +184,7 @@ func runAudit(ctx context.Context, o *AuditOptions, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	in := render.Input{Result: res, Subject: strings.Join(o.Files, ", "), RunName: "flowguard-audit"}
+	in := render.Input{Result: res, Subject: subject, RunName: "flowguard-audit"}
 	if o.format == render.HTML {
 		in.Picture = picture.Build(cluster, graph, res.Window, o.Namespaces)
 	}

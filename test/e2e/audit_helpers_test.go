@@ -112,6 +112,8 @@ type findingSource struct {
 	clock    *clocktesting.FakeClock
 	findings atomic.Pointer[func(time.Time) []audit.Finding]
 	runs     atomic.Int32
+	// fail, when set, is the error every evaluation returns.
+	fail atomic.Pointer[error]
 }
 
 func newFindingSource(clock *clocktesting.FakeClock, f func(time.Time) []audit.Finding) *findingSource {
@@ -124,6 +126,9 @@ func (s *findingSource) set(f func(time.Time) []audit.Finding) { s.findings.Stor
 
 func (s *findingSource) Evaluate(_ context.Context, scope audit.Scope) (audit.Result, error) {
 	s.runs.Add(1)
+	if err := s.fail.Load(); err != nil {
+		return audit.Result{}, *err
+	}
 	now := s.clock.Now()
 	return audit.Result{EvaluatedAt: now, Window: &audit.Window{Start: now.Add(-scope.Lookback), End: now},
 		Namespaces: scope.Namespaces, Findings: (*s.findings.Load())(now)}, nil

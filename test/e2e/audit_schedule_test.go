@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -190,6 +192,51 @@ func TestAuditSchedule(t *testing.T) {
 			t.Errorf("the report does not say what it left out: omitted %d, note %q", s.Omitted, s.OmittedNote)
 		}
 		t.Logf("AuditReport with 10000 findings: %d bytes, %d listed, %d omitted", len(raw), s.Listed, s.Omitted)
+	})
+	t.Run("a failed run is recorded in status and an Event, and the next request runs again", func(t *testing.T) {
+		boom := errors.New("the traffic graph is unavailable")
+		source.fail.Store(&boom)
+		if _, err := c.Kubectl(ctx, "annotate", "--overwrite", "auditschedule", "nightly", v1alpha1.RunNowAnnotation+"=fails"); err != nil {
+			t.Fatal(err)
+		}
+		st := scheduleStatus(t, c, "nightly", "the failed run", func(s v1alpha1.AuditScheduleStatus) bool { return s.LastRunRequest == "fails" })
+		ready := meta.FindStatusCondition(st.Conditions, audit.ConditionReady)
+		if !strings.Contains(st.LastError, "evaluate rules: the traffic graph is unavailable") || ready == nil ||
+			ready.Status != metav1.ConditionFalse || ready.Reason != audit.ReasonRunFailed {
+			t.Errorf("status after a failed run: lastError %q, Ready %+v", st.LastError, ready)
+		}
+		waitForEvent(t, c, "AuditSchedule", "nightly", "AuditFailed")
+
+		source.fail.Store(nil)
+		if _, err := c.Kubectl(ctx, "annotate", "--overwrite", "auditschedule", "nightly", v1alpha1.RunNowAnnotation+"=recovers"); err != nil {
+			t.Fatal(err)
+		}
+		st = scheduleStatus(t, c, "nightly", "the next run", func(s v1alpha1.AuditScheduleStatus) bool { return s.LastRunRequest == "recovers" })
+		if st.LastError != "" || !meta.IsStatusConditionTrue(st.Conditions, audit.ConditionReady) {
+			t.Errorf("status after recovering: %+v", st)
+		}
+	})
+
+	t.Run("a schedule that does not parse is reported and never runs", func(t *testing.T) {
+		before := source.runs.Load()
+		bad := &v1alpha1.AuditSchedule{ObjectMeta: metav1.ObjectMeta{Name: "broken"}, Spec: v1alpha1.AuditScheduleSpec{Schedule: "0 25 * * *"}}
+		if err := c.Client.Create(ctx, bad); err != nil {
+			t.Fatal(err)
+		}
+		st := scheduleStatus(t, c, "broken", "the schedule error", func(s v1alpha1.AuditScheduleStatus) bool { return s.LastError != "" })
+		if !strings.Contains(st.LastError, `spec.schedule "0 25 * * *"`) || st.NextRunTime != nil ||
+			meta.FindStatusCondition(st.Conditions, audit.ConditionReady).Reason != audit.ReasonInvalidSchedule {
+			t.Errorf("status of an invalid schedule: %+v", st)
+		}
+		// A day on, the auditor has looked at both schedules again: only nightly ran.
+		stepWhenIdle(t, clock, 24*time.Hour)
+		stepWhenIdle(t, clock, time.Second)
+		if got := source.runs.Load(); got != before+1 {
+			t.Errorf("evaluations = %d, want %d: the broken schedule must not run", got, before+1)
+		}
+		if runs := runsOf(t, c, "broken"); len(runs) != 0 {
+			t.Errorf("the broken schedule has runs %v", runs)
+		}
 	})
 }
 

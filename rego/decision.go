@@ -42,7 +42,6 @@ type memoKey struct {
 type memoEntry struct {
 	args  []*ast.Term
 	value ast.Value
-	err   error
 }
 
 func newDecision(ctx context.Context, state State, sh *shared, lookback time.Duration) *decision {
@@ -69,14 +68,17 @@ func (d *decision) memoised(b builtin, args []*ast.Term) (ast.Value, error) {
 	}
 	for _, e := range d.memo[key] {
 		if termsEqual(e.args, args) {
-			return e.value, e.err
+			return e.value, nil
 		}
 	}
 	if err := d.ctx.Err(); err != nil {
 		return nil, err
 	}
 	v, err := b.impl(d, args)
-	d.memo[key] = append(d.memo[key], memoEntry{args: args, value: v, err: err})
+	if err == nil {
+		// Errors are not remembered: in an audit a later object, under its own deadline, asks again.
+		d.memo[key] = append(d.memo[key], memoEntry{args: args, value: v})
+	}
 	return v, err
 }
 

@@ -35,9 +35,23 @@
 // METADATA merged with Options.Parameters (or a UserRule's Parameters). Rules also read
 // data.flowguard.lookback (the window, e.g. "24h0m0s").
 //
-// Heavy context (verdicts, impact of a change, observed flows, coverage) comes from the
-// flowguard.* builtins documented in docs/rego.md, which read State lazily and are memoised per
-// decision, so that a rule pays only for what it asks.
+// Heavy context comes from seven builtins, documented in docs/rego.md: flowguard.impact,
+// flowguard.flows, flowguard.covered, flowguard.default_deny, flowguard.rule_usage,
+// flowguard.selectors and flowguard.shadowed. They read State lazily (netpol for semantics, the
+// traffic graph for flows), see the cluster after the change under review, and are memoised per
+// decision (per audit run), so that a rule pays only for what it asks.
+//
+// # For the webhook and the auditor
+//
+// NewEngine compiles the library once; Admit and Audit evaluate prepared queries; SetUserRules
+// (or SetUserRuleSet, which carries a RegoRule's overrides and parameters) swaps a recompiled
+// set in atomically, leaving out and reporting the rules that fail; CompileUserRule is the
+// RegoRule admission check. State.Cluster must return a snapshot that is not modified
+// afterwards: the engine caches the netpol engine built for it by pointer; call Warm after
+// publishing one. Beyond the agreed API: Result.Errors (rules that failed to evaluate; the
+// others' violations stand), a cut-off decision's error is a RuleError wrapping ErrDeadline,
+// compile errors are CompileErrors (file, line, column, code, message), AuditScope.Objects
+// limits an audit to given objects, and ExistingObject/ApplyChange serve offline checks.
 //
 // # What it must never do
 //

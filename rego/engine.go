@@ -111,6 +111,18 @@ func CompileUserRule(name, source string) (Rule, error) {
 	return Rule{}, fmt.Errorf("%s: no rule compiled", name)
 }
 
+// Warm builds what decisions share for the State's current cluster snapshot (the netpol engine
+// and the inventory of what selectors can match), so that the first request after a snapshot is
+// published does not pay for it within its deadline. Call it after publishing a new snapshot.
+func (e *Engine) Warm() {
+	if e.state == nil || e.state.Cluster() == nil {
+		return
+	}
+	c := e.state.Cluster()
+	e.shared.engines.get(c)
+	e.shared.inventories.get(c)
+}
+
 // Rules returns the rules in force, built-in and user, sorted by id.
 func (e *Engine) Rules() []Rule {
 	set := e.set.Load()

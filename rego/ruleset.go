@@ -66,22 +66,13 @@ func compileRuleSet(ctx context.Context, sources []ruleSource, params map[string
 	ids := map[string]string{}      // rule id -> file
 	packages := map[string]string{} // package -> file
 	for _, src := range sources {
-		m, err := ast.ParseModuleWithOpts(src.file, src.text, popts)
-		if err != nil {
-			errs = append(errs, astErrors(src.file, err)...)
-			continue
-		}
-		if serrs := sandboxErrors(src.file, m, removed); len(serrs) > 0 {
-			errs = append(errs, serrs...)
+		m, r, perrs := parseRule(src, popts, removed)
+		if len(perrs) > 0 {
+			errs = append(errs, perrs...)
 			continue
 		}
 		if src.helper {
 			modules[src.file] = m
-			continue
-		}
-		r, merrs := ruleFromModule(src.file, m)
-		errs = append(errs, merrs...)
-		if len(merrs) > 0 {
 			continue
 		}
 		r.Builtin = src.builtin
@@ -155,6 +146,23 @@ func compileRuleSet(ctx context.Context, sources []ruleSource, params map[string
 		}
 	}
 	return set, nil
+}
+
+// parseRule parses one module and checks it against the sandbox and, unless it is a helper, the
+// METADATA contract.
+func parseRule(src ruleSource, popts ast.ParserOptions, removed map[string]string) (*ast.Module, Rule, CompileErrors) {
+	m, err := ast.ParseModuleWithOpts(src.file, src.text, popts)
+	if err != nil {
+		return nil, Rule{}, astErrors(src.file, err)
+	}
+	if serrs := sandboxErrors(src.file, m, removed); len(serrs) > 0 {
+		return nil, Rule{}, serrs
+	}
+	if src.helper {
+		return m, Rule{}, nil
+	}
+	r, merrs := ruleFromModule(src.file, m)
+	return m, r, merrs
 }
 
 func applyOverride(r *Rule, o UserRule) {

@@ -59,10 +59,10 @@ func builtinFuncs() []func(*rego.Rego) {
 	return out
 }
 
-// TestBuiltins returns flowguard's builtins for OPA's test runner, so that Rego unit tests
+// testBuiltins returns flowguard's builtins for OPA's test runner, so that Rego unit tests
 // compile against them and mock them with `with flowguard.x as ...`. Called without a decision
 // (unmocked in a test), a builtin halts with an error that says to mock it.
-func TestBuiltins() []*tester.Builtin {
+func testBuiltins() []*tester.Builtin {
 	table := builtinTable()
 	out := make([]*tester.Builtin, len(table))
 	for i, b := range table {

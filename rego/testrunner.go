@@ -79,7 +79,7 @@ func RunTests(ctx context.Context, paths []string, opts TestOptions) (TestSummar
 		SetCompiler(compiler).
 		SetStore(store).
 		SetModules(modules).
-		AddCustomBuiltins(TestBuiltins()).
+		AddCustomBuiltins(testBuiltins()).
 		CapturePrintOutput(true).
 		EnableTracing(opts.Verbose).
 		StackTraces(true).

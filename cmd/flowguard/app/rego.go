@@ -55,7 +55,7 @@ func newRegoTestCommand() *cobra.Command {
 		Long: `Run the Rego unit tests (rules named test_*) in the .rego files under each PATH, as
 'opa test' does and with its output, but with flowguard's sandbox and builtins: tests mock a
 builtin with 'with flowguard.impact as {...}'. The helper packages of the built-in library
-(data.flowguard.policy) are available to import.
+(data.flowguard.policy, data.flowguard.report) are available to import.
 
 Exit status: 0 when every test passes, 1 when a test fails or errors, 2 when the files cannot
 be loaded or compiled. (opa test uses 2 for failures and 1 for errors; flowguard keeps one

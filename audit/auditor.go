@@ -164,12 +164,13 @@ func (a *Auditor) tick(ctx context.Context) time.Time {
 	slices.SortFunc(list.Items, func(x, y v1alpha1.AuditSchedule) int { return strings.Compare(x.Name, y.Name) })
 	var next time.Time
 	seen := map[string]bool{}
+	seenUIDs := map[types.UID]bool{}
 	for i := range list.Items {
 		if ctx.Err() != nil {
 			return next
 		}
 		sched := &list.Items[i]
-		seen[sched.Name] = true
+		seen[sched.Name], seenUIDs[sched.UID] = true, true
 		cs, err := parseCron(sched.Spec.Schedule, sched.Spec.TimeZone)
 		if err != nil {
 			a.invalidSchedule(ctx, sched, err)
@@ -202,6 +203,13 @@ func (a *Auditor) tick(ctx context.Context) time.Time {
 		}
 	}
 	a.known = seen
+	if ctx.Err() == nil {
+		for uid := range a.done {
+			if !seenUIDs[uid] {
+				delete(a.done, uid)
+			}
+		}
+	}
 	return next
 }
 

@@ -15,6 +15,9 @@ type LoadResult struct {
 	// Sent and Errors count requests; an error is a transport failure, a non-200 answer or a
 	// response Check refused.
 	Sent, Errors int
+	// Dropped counts requests of an open-loop run that were never sent because the target fell
+	// more than the grace period behind the schedule: the rate was not sustained.
+	Dropped int
 	// FirstError is the first error seen, for the report.
 	FirstError error
 	// Elapsed is the wall time of the run.
@@ -53,8 +56,10 @@ type Load struct {
 }
 
 // AtRate sends rate requests per second for d, open loop: requests are due on a fixed
-// schedule whatever the answers' speed.
+// schedule whatever the answers' speed. A target that cannot keep up is not waited for past
+// d plus a grace of 10% (at least a second): what was not sent by then is counted as dropped.
 func (l *Load) AtRate(ctx context.Context, rate int, d time.Duration) LoadResult {
+	stopAt := time.Now().Add(d + max(d/10, time.Second))
 	n := int(float64(rate) * d.Seconds())
 	interval := time.Second / time.Duration(rate)
 	due := make(chan time.Time, l.Workers)
@@ -80,14 +85,19 @@ func (l *Load) AtRate(ctx context.Context, rate int, d time.Duration) LoadResult
 			case <-time.After(wait):
 			}
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || time.Now().After(stopAt) {
 			break
 		}
-		due <- at
+		select {
+		case due <- at:
+		case <-time.After(time.Until(stopAt)):
+		}
 	}
 	close(due)
 	wg.Wait()
-	return rec.Result(time.Since(start))
+	res := rec.Result(time.Since(start))
+	res.Dropped = n - res.Sent
+	return res
 }
 
 // Saturate sends as fast as Workers senders can for d, closed loop: each sends its next

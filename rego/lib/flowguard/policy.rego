@@ -162,6 +162,10 @@ pod_labels(obj) := object.get(obj.spec.jobTemplate.spec.template.metadata, "labe
 
 pod_labels(obj) := object.get(obj.spec.template.metadata, "labels", {}) if not obj.kind in {"Pod", "CronJob"}
 
+# host_network is true for a Pod or pod-template workload whose pods use their node's network
+# namespace: NetworkPolicy never applies to them, only Calico host endpoint policy.
+host_network(obj) if pod_spec(obj).hostNetwork == true
+
 # controlled is true for objects a controller owns (a ReplicaSet's pods, a Deployment's
 # ReplicaSets): rules judge the owner instead, once.
 controlled(obj) if {

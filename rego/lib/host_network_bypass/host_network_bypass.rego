@@ -31,7 +31,7 @@ violation contains v if {
 	input.operation != "DELETE"
 	obj := input.object
 	not policy.controlled(obj)
-	policy.pod_spec(obj).hostNetwork == true
+	policy.host_network(obj)
 	not report.exempt(id, obj.metadata.namespace)
 	coverage := flowguard.covered(obj)
 	count(coverage.host_endpoint_policies) == 0

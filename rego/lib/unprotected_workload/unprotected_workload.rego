@@ -3,7 +3,9 @@
 # description: >-
 #   A workload that no NetworkPolicy (Kubernetes or Calico) selects for ingress accepts traffic
 #   from every peer. With the egress parameter on, a workload no policy selects for egress is
-#   reported too. Pods owned by a controller are judged through their owner.
+#   reported too. Pods owned by a controller are judged through their owner. Host-network
+#   workloads are left to host-network-bypass: no NetworkPolicy can select them, so the fix
+#   this rule gives would not protect them.
 # custom:
 #   id: unprotected-workload
 #   severity: medium
@@ -38,6 +40,7 @@ violation contains v if {
 	input.operation != "DELETE"
 	obj := input.object
 	not policy.controlled(obj)
+	not policy.host_network(obj)
 	not report.exempt(id, obj.metadata.namespace)
 	coverage := flowguard.covered(obj)
 	some direction in directions

@@ -52,3 +52,15 @@ test_exempt_namespace_passes if {
 		with flowguard.covered as uncovered
 		with data.flowguard.parameters as {"unprotected-workload": {"exempt_namespaces": ["kube-system"]}}
 }
+
+test_host_network_workloads_are_left_to_host_network_bypass if {
+	obj := json.patch(deployment, [{"op": "add", "path": "/spec/template/spec", "value": {"hostNetwork": true}}])
+	count(unprotected_workload.violation) == 0 with input as {"operation": "CREATE", "object": obj}
+		with flowguard.covered as uncovered
+}
+
+test_a_pod_network_pod_is_judged if {
+	pod := {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "debug", "namespace": "shop", "labels": {"run": "debug"}}, "spec": {"hostNetwork": false}}
+	count(unprotected_workload.violation) == 1 with input as {"operation": "CREATE", "object": pod}
+		with flowguard.covered as uncovered
+}

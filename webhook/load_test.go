@@ -50,7 +50,7 @@ func newLoadTarget(b *testing.B, workers int) *loadTarget {
 	b.Helper()
 	now := time.Date(2025, 10, 1, 12, 0, 0, 0, time.UTC)
 	sc := synth.Generate(synth.VerdictScale())
-	state := NewState(clocktesting.NewFakePassiveClock(now))
+	state := NewState(clocktesting.NewFakeClock(now))
 	for _, obj := range sc.Objects {
 		if err := state.Apply(obj); err != nil {
 			b.Fatalf("synthetic object: %v", err)
@@ -66,6 +66,8 @@ func newLoadTarget(b *testing.B, workers int) *loadTarget {
 	if err != nil {
 		b.Fatal(err)
 	}
+	state.OnPublish(engine.Warm)
+	state.Publish()
 	metrics, err := NewMetrics(prometheus.NewRegistry(), time.Now, state.TrafficUpdated)
 	if err != nil {
 		b.Fatal(err)

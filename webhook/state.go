@@ -2,52 +2,43 @@ package webhook
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	calicov3 "github.com/projectcalico/api/pkg/apis/projectcalico/v3"
-	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/utils/clock"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/flowguard/flowguard/flows"
 	"github.com/flowguard/flowguard/netpol"
 	"github.com/flowguard/flowguard/rego"
 )
 
-// The cluster objects the rules reason about, read by every replica.
-//
-// +kubebuilder:rbac:groups="",resources=namespaces;pods;services;serviceaccounts;replicationcontrollers,verbs=get;list;watch
-// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets;daemonsets;replicasets,verbs=get;list;watch
-// +kubebuilder:rbac:groups=batch,resources=jobs;cronjobs,verbs=get;list;watch
-// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch
-// +kubebuilder:rbac:groups=projectcalico.org,resources=networkpolicies;globalnetworkpolicies;stagednetworkpolicies;stagedglobalnetworkpolicies;stagedkubernetesnetworkpolicies;networksets;globalnetworksets;tiers;hostendpoints,verbs=get;list;watch
+// DefaultPublishEvery is how often changes to the cluster are published to the rules.
+const DefaultPublishEvery = time.Second
 
-// State is what the rules read at admission: a netpol.Cluster kept current by informers and the
-// traffic graph flowguard has learned. It implements rego.State.
+// State is what the rules read: a netpol.Cluster kept current by informers and the traffic
+// graph flowguard has learned. It implements rego.State.
 //
 // Informer events mutate a private cluster under a lock; readers get an immutable snapshot,
-// cloned (copy-on-write, so cheaply) at most once per batch of changes, and the same pointer
-// while nothing changed so that the engine can reuse what it memoised for it.
+// copy-on-write, so cheaply, and the same pointer between changes so that the engine keeps what
+// it memoised for it. Once Start runs (the webhook), snapshots are published in the background
+// at most once per DefaultPublishEvery and then warmed (OnPublish): building the policy engine
+// of a snapshot costs milliseconds over thousands of policies and pods, and it is paid once per
+// batch of changes, never by the admission request that happens to come first. Without Start
+// (a one-off read of the cluster), Cluster publishes the latest changes when it is called.
 type State struct {
-	clock clock.PassiveClock
+	clock     clock.WithTicker
+	onPublish func()
 
 	mu     sync.Mutex
 	master *netpol.Cluster
 	dirty  atomic.Bool
 	snap   atomic.Pointer[netpol.Cluster]
+	// background is set by Start; published is set by its first publish after the informers
+	// synced.
+	background, published atomic.Bool
 
 	traffic atomic.Pointer[flows.Graph]
 	// trafficSeen is when the graph's generation was last seen to change.
@@ -62,7 +53,8 @@ type State struct {
 var _ rego.State = (*State)(nil)
 
 // NewState returns an empty state; Watch fills it from the cluster, SetTraffic supplies flows.
-func NewState(clk clock.PassiveClock) *State {
+// clk tells the time and paces publishing; the real clock when nil.
+func NewState(clk clock.WithTicker) *State {
 	if clk == nil {
 		clk = clock.RealClock{}
 	}
@@ -71,19 +63,54 @@ func NewState(clk clock.PassiveClock) *State {
 	return s
 }
 
-// Cluster returns the current snapshot of the cluster.
+// OnPublish sets a function called after each snapshot is published, outside any lock; serve
+// passes (*rego.Engine).Warm. Call it before Start.
+func (s *State) OnPublish(fn func()) { s.onPublish = fn }
+
+// Cluster returns the published snapshot of the cluster.
 func (s *State) Cluster() *netpol.Cluster {
-	if !s.dirty.Load() {
-		return s.snap.Load()
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.dirty.Load() {
-		s.snap.Store(s.master.Clone())
-		s.dirty.Store(false)
+	if !s.background.Load() && s.dirty.Load() {
+		s.Publish()
 	}
 	return s.snap.Load()
 }
+
+// Publish makes the changes applied so far visible to the rules now, then warms.
+func (s *State) Publish() {
+	s.mu.Lock()
+	s.snap.Store(s.master.Clone())
+	s.dirty.Store(false)
+	s.mu.Unlock()
+	if s.onPublish != nil {
+		s.onPublish()
+	}
+}
+
+// Start publishes changes every DefaultPublishEvery until ctx ends. It is a manager Runnable
+// that runs on every replica.
+func (s *State) Start(ctx context.Context) error {
+	s.background.Store(true)
+	t := s.clock.NewTicker(DefaultPublishEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C():
+		}
+		switch {
+		case !s.published.Load() && s.Synced() == nil:
+			// Publish and warm what the initial lists delivered before reporting ready.
+			s.Publish()
+			s.published.Store(true)
+		case s.dirty.Load():
+			s.Publish()
+		}
+	}
+}
+
+// NeedLeaderElection is false: every replica answers admission requests.
+func (s *State) NeedLeaderElection() bool { return false }
 
 // Traffic returns the traffic graph, or nil before one is loaded.
 func (s *State) Traffic() *flows.Graph { return s.traffic.Load() }
@@ -128,92 +155,4 @@ func (s *State) Delete(obj runtime.Object) error {
 	err := s.master.Remove(obj)
 	s.dirty.Store(true)
 	return err
-}
-
-// watchedKinds are the objects netpol reads, in the order they are watched.
-func watchedKinds() []client.Object {
-	return []client.Object{
-		&corev1.Namespace{}, &corev1.Pod{}, &corev1.Service{}, &corev1.ServiceAccount{}, &corev1.ReplicationController{},
-		&appsv1.Deployment{}, &appsv1.StatefulSet{}, &appsv1.DaemonSet{}, &appsv1.ReplicaSet{},
-		&batchv1.Job{}, &batchv1.CronJob{},
-		&networkingv1.NetworkPolicy{},
-		&calicov3.NetworkPolicy{}, &calicov3.GlobalNetworkPolicy{}, &calicov3.StagedNetworkPolicy{},
-		&calicov3.StagedGlobalNetworkPolicy{}, &calicov3.StagedKubernetesNetworkPolicy{},
-		&calicov3.NetworkSet{}, &calicov3.GlobalNetworkSet{}, &calicov3.Tier{}, &calicov3.HostEndpoint{},
-	}
-}
-
-// Watch registers informers for every kind netpol reads with c. Calico kinds the API server
-// does not serve (Calico not installed, or its v3 API not served as CRDs) are skipped and
-// logged: their informers would never sync and readiness would never come.
-func (s *State) Watch(ctx context.Context, c cache.Cache, scheme *runtime.Scheme, mapper meta.RESTMapper) error {
-	log := logf.FromContext(ctx)
-	for _, obj := range watchedKinds() {
-		gvk, err := apiutil.GVKForObject(obj, scheme)
-		if err != nil {
-			return fmt.Errorf("watch cluster objects: %w", err)
-		}
-		if _, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err != nil {
-			if meta.IsNoMatchError(err) && gvk.Group == calicov3.GroupName {
-				log.Info("Calico kind not served; policies of this kind are not seen", "kind", gvk.Kind)
-				continue
-			}
-			return fmt.Errorf("watch %s: %w", gvk, err)
-		}
-		inf, err := c.GetInformer(ctx, obj)
-		if err != nil {
-			return fmt.Errorf("watch %s: %w", gvk, err)
-		}
-		reg, err := inf.AddEventHandler(s.handler(ctx, gvk.Kind))
-		if err != nil {
-			return fmt.Errorf("watch %s: %w", gvk, err)
-		}
-		s.regs = append(s.regs, reg)
-	}
-	return nil
-}
-
-func (s *State) handler(ctx context.Context, kind string) toolscache.ResourceEventHandler {
-	log := logf.FromContext(ctx).WithValues("kind", kind)
-	apply := func(obj any) {
-		o, ok := obj.(runtime.Object)
-		if !ok {
-			return
-		}
-		if err := s.Apply(o); err != nil {
-			log.V(1).Info("Object left out of the cluster model", "error", err.Error())
-		}
-	}
-	return toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    apply,
-		UpdateFunc: func(_, obj any) { apply(obj) },
-		DeleteFunc: func(obj any) {
-			if tomb, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
-				obj = tomb.Obj
-			}
-			if o, ok := obj.(runtime.Object); ok {
-				if err := s.Delete(o); err != nil {
-					log.V(1).Info("Object not removed from the cluster model", "error", err.Error())
-				}
-			}
-		},
-	}
-}
-
-// errNotSynced is what the readiness check reports until every informer has listed.
-var errNotSynced = errors.New("cluster informers have not synced yet")
-
-// Synced reports whether every informer Watch registered has delivered its initial list. It is
-// the readiness check: a replica that admits requests before it has seen the policies would
-// miss every breaking change.
-func (s *State) Synced() error {
-	if len(s.regs) == 0 {
-		return errNotSynced
-	}
-	for _, r := range s.regs {
-		if !r.HasSynced() {
-			return errNotSynced
-		}
-	}
-	return nil
 }

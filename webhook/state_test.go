@@ -1,6 +1,8 @@
 package webhook
 
 import (
+	"context"
+	"runtime"
 	"testing"
 	"time"
 
@@ -10,6 +12,7 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/flowguard/flowguard/flows"
+	"github.com/flowguard/flowguard/netpol"
 )
 
 func namespace(name string, labels map[string]string) *corev1.Namespace {
@@ -17,7 +20,7 @@ func namespace(name string, labels map[string]string) *corev1.Namespace {
 }
 
 func TestStateSnapshots(t *testing.T) {
-	s := NewState(clocktesting.NewFakePassiveClock(time.Unix(0, 0)))
+	s := NewState(clocktesting.NewFakeClock(time.Unix(0, 0)))
 	empty := s.Cluster()
 	if s.Cluster() != empty {
 		t.Fatal("an unchanged state must hand out the same snapshot, so the engine can reuse what it memoised")
@@ -75,7 +78,7 @@ func TestStateLeavesOutInvalidObjects(t *testing.T) {
 }
 
 func TestStateTrafficUpdated(t *testing.T) {
-	clk := clocktesting.NewFakePassiveClock(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC))
+	clk := clocktesting.NewFakeClock(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC))
 	s := NewState(clk)
 	if _, ok := s.TrafficUpdated(); ok || s.Traffic() != nil {
 		t.Fatal("no graph is loaded yet")
@@ -106,7 +109,51 @@ func TestStateTrafficUpdated(t *testing.T) {
 }
 
 func TestStateNotReadyBeforeWatching(t *testing.T) {
-	if err := NewState(nil).Synced(); err == nil {
-		t.Error("a state that watches nothing must not report ready")
+	s := NewState(nil)
+	if s.Synced() == nil || s.Ready() == nil {
+		t.Error("a state that watches nothing must not report synced or ready")
+	}
+}
+
+// Once Start runs, changes reach the rules in batches, published and warmed in the background.
+func TestStatePublishesInTheBackground(t *testing.T) {
+	clk := clocktesting.NewFakeClock(time.Unix(0, 0))
+	s := NewState(clk)
+	published := make(chan *netpol.Cluster, 1)
+	s.OnPublish(func() { published <- s.snap.Load() })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Start(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	for !clk.HasWaiters() {
+		runtime.Gosched() // until Start's ticker is waiting on the clock
+	}
+	before := s.Cluster()
+
+	if err := s.Apply(namespace("shop", nil)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Apply(namespace("bank", nil)); err != nil {
+		t.Fatal(err)
+	}
+	if s.Cluster() != before {
+		t.Fatal("a change reached the rules before it was published")
+	}
+	clk.Step(DefaultPublishEvery)
+	snap := <-published
+	if got := len(snap.Namespaces()); got != 2 || s.Cluster() != snap {
+		t.Errorf("published snapshot has %d namespaces, want both changes in one batch", got)
+	}
+
+	clk.Step(DefaultPublishEvery)
+	select {
+	case <-published:
+		t.Error("published again without a change")
+	default:
 	}
 }

@@ -279,6 +279,11 @@ func RunServe(ctx context.Context, o *ServeOptions) error {
 	if err != nil {
 		return fmt.Errorf("start rule engine: %w", err)
 	}
+	// Each published snapshot of the cluster is warmed before requests read it.
+	state.OnPublish(engine.Warm)
+	if err := mgr.Add(state); err != nil {
+		return fmt.Errorf("add cluster state publisher: %w", err)
+	}
 	metrics, err := webhook.NewMetrics(ctrlmetrics.Registry, time.Now, state.TrafficUpdated)
 	if err != nil {
 		return err
@@ -306,7 +311,7 @@ func RunServe(ctx context.Context, o *ServeOptions) error {
 		check healthz.Checker
 	}{
 		{"webhook", srv.StartedChecker()},
-		{"informers", func(*http.Request) error { return state.Synced() }},
+		{"informers", func(*http.Request) error { return state.Ready() }},
 		{"regorules", func(*http.Request) error { return rules.Loaded() }},
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {

@@ -25,6 +25,8 @@ func TestBuiltinRulesThroughCheck(t *testing.T) {
 		want     []string
 		// wantMsg is a fragment of the first listed rule's message.
 		wantMsg string
+		// wantFix, when set, is the JSON of the first listed rule's details.fix.
+		wantFix string
 	}{
 		"breaking-change: deleting the policy that carries frontend -> api": {
 			change: "delete-api-allow-frontend", wantCode: app.ExitFailed, want: []string{"breaking-change"},
@@ -41,6 +43,16 @@ func TestBuiltinRulesThroughCheck(t *testing.T) {
 		"allow-all and wider-than-observed: every peer on every port where one peer used one port": {
 			change: "frontend-open", wantCode: app.ExitOK, want: []string{"allow-all", "wider-than-observed"},
 			wantMsg: "NetworkPolicy shop/frontend-open: ingress rule spec.ingress[0] admits every peer on every port",
+		},
+		"wider-than-observed carries the rule narrowed to the one peer and port seen": {
+			change: "frontend-open", wantCode: app.ExitOK, want: []string{"wider-than-observed", "allow-all"},
+			wantMsg: "carried only 30 connections from payments/gateway-59d8c7b6a-* on TCP/8080",
+			wantFix: `{"from":[{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"payments"}},"podSelector":{"matchLabels":{"app":"gateway"}}}],"ports":[{"port":8080,"protocol":"TCP"}]}`,
+		},
+		"wider-than-observed, allow-all: every peer on every port where only the internet used 443": {
+			change: "gateway-open", wantCode: app.ExitOK, want: []string{"wider-than-observed", "allow-all"},
+			wantMsg: "NetworkPolicy payments/gateway-open: ingress rule spec.ingress[0] allows every port (no ports are listed), but in the last 24h carried only 240 connections from the public internet (pub) on TCP/443 (last seen 2025-10-01T15:05:00Z)",
+			wantFix: `{"from":[{"ipBlock":{"cidr":"0.0.0.0/0","except":["10.0.0.0/8","172.16.0.0/12","192.168.0.0/16"]}}],"ports":[{"port":443,"protocol":"TCP"}]}`,
 		},
 		"wider-than-observed, allow-all: a Calico rule open to the internet that the internet uses": {
 			change: "gateway-ordered", wantCode: app.ExitOK, want: nil,
@@ -105,6 +117,9 @@ func TestBuiltinRulesThroughCheck(t *testing.T) {
 					Rule, Action, Msg string
 					Audit             bool
 					Resource          struct{ Kind, Namespace, Name string }
+					Details           struct {
+						Fix json.RawMessage `json:"fix"`
+					}
 				} `json:"violations"`
 				Errors []string `json:"errors"`
 			}
@@ -118,7 +133,7 @@ func TestBuiltinRulesThroughCheck(t *testing.T) {
 				t.Errorf("rule errors: %v", report.Errors)
 			}
 			var got []string
-			var firstMsg string
+			var firstMsg, firstFix string
 			for _, v := range report.Violations {
 				id := v.Rule
 				if v.Audit {
@@ -126,7 +141,7 @@ func TestBuiltinRulesThroughCheck(t *testing.T) {
 				}
 				got = append(got, id)
 				if len(tc.want) > 0 && id == tc.want[0] && firstMsg == "" {
-					firstMsg = v.Msg
+					firstMsg, firstFix = v.Msg, string(v.Details.Fix)
 				}
 				if v.Resource.Kind == "" || v.Resource.Name == "" || v.Action == "" {
 					t.Errorf("violation %s lacks its resource or action: %+v", id, v)
@@ -140,6 +155,12 @@ func TestBuiltinRulesThroughCheck(t *testing.T) {
 			}
 			if !strings.Contains(firstMsg, tc.wantMsg) {
 				t.Errorf("%s message = %q, want it to contain %q", tc.want, firstMsg, tc.wantMsg)
+			}
+			if tc.wantFix != "" {
+				var fix bytes.Buffer
+				if err := json.Compact(&fix, []byte(firstFix)); err != nil || fix.String() != tc.wantFix {
+					t.Errorf("%s fix = %s, want %s", tc.want[0], firstFix, tc.wantFix)
+				}
 			}
 		})
 	}

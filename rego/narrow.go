@@ -11,10 +11,11 @@ import (
 )
 
 // narrowRule rewrites one allow rule to admit only the observed traffic: the peers seen
-// (workloads by their key labels and namespace, addresses as /32 or /128) and the ports used,
-// in the policy's own syntax. Peers that cannot be named narrower than the rule does (aggregated
-// "pub"/"pvt" networks, network sets, hosts) keep the rule's own peer fields. Kubernetes gives
-// one rule; Calico, one rule per peer and protocol, since a Calico rule has one of each.
+// (workloads by their key labels and namespace, addresses as /32 or /128, Calico's aggregated
+// "pub" and "pvt" networks as the address space they stand for, cut to what the rule admitted)
+// and the ports used, in the policy's own syntax. Peers that cannot be named narrower than the
+// rule does (network sets, hosts) keep the rule's own peer fields. Kubernetes gives one rule;
+// Calico, one rule per peer and protocol, since a Calico rule has one of each.
 func narrowRule(p *netpol.Policy, dir netpol.Direction, orig map[string]any, names []string, peers map[string]*flows.Endpoint, ports []portUse) []map[string]any {
 	if p.Kubernetes {
 		return []map[string]any{narrowKubernetes(p, dir, orig, names, peers, ports)}
@@ -33,21 +34,29 @@ func narrowKubernetes(p *netpol.Policy, dir netpol.Direction, orig map[string]an
 	narrowable := true
 	for _, name := range names {
 		e := peers[name]
-		var peer map[string]any
+		var found []map[string]any
 		switch {
 		case e.Type == flows.TypeWorkload:
-			peer = map[string]any{"podSelector": map[string]any{"matchLabels": anyMap(keyLabels(e.Labels))}}
+			peer := map[string]any{"podSelector": map[string]any{"matchLabels": anyMap(keyLabels(e.Labels))}}
 			if e.Namespace != p.Ref.Namespace {
 				peer["namespaceSelector"] = map[string]any{"matchLabels": map[string]any{"kubernetes.io/metadata.name": e.Namespace}}
 			}
+			found = append(found, peer)
 		case e.IP.IsValid():
-			peer = map[string]any{"ipBlock": map[string]any{"cidr": hostCIDR(e)}}
-		default:
+			found = append(found, map[string]any{"ipBlock": map[string]any{"cidr": hostCIDR(e)}})
+		case e.Type == flows.TypeNetwork:
+			for _, b := range cutToRule(networkBlocks(e.Name), k8sRuleBlocks(orig[field])) {
+				found = append(found, map[string]any{"ipBlock": b.k8s()})
+			}
+		}
+		if len(found) == 0 {
 			narrowable = false
 		}
-		if key := fmt.Sprint(peer); peer != nil && !seen[key] {
-			seen[key] = true
-			list = append(list, peer)
+		for _, peer := range found {
+			if key := fmt.Sprint(peer); !seen[key] {
+				seen[key] = true
+				list = append(list, peer)
+			}
 		}
 	}
 	if narrowable {
@@ -55,17 +64,35 @@ func narrowKubernetes(p *netpol.Policy, dir netpol.Direction, orig map[string]an
 	} else if v, ok := orig[field]; ok {
 		rule[field] = v
 	}
-	var ps []any
-	for _, pu := range ports {
-		if pu.port == 0 {
-			continue
-		}
-		ps = append(ps, map[string]any{"protocol": protoName(pu.proto), "port": int64(pu.port)})
-	}
-	if len(ps) > 0 {
+	if ps := k8sPorts(ports); len(ps) > 0 {
 		rule["ports"] = ps
 	}
 	return rule
+}
+
+// k8sPorts lists the ports used, a protocol alone where its port is unknown (aggregated away).
+// A protocol a Kubernetes rule cannot name (ICMP) leaves the ports unrestricted, so that the
+// narrowed rule still admits every observed flow.
+func k8sPorts(ports []portUse) []any {
+	anyPort := map[flows.Protocol]bool{}
+	for _, pu := range ports {
+		switch pu.proto {
+		case flows.ProtoTCP, flows.ProtoUDP, flows.ProtoSCTP:
+		default:
+			return nil
+		}
+		anyPort[pu.proto] = anyPort[pu.proto] || pu.port == 0
+	}
+	var ps []any
+	for _, pu := range ports {
+		switch {
+		case !anyPort[pu.proto]:
+			ps = append(ps, map[string]any{"protocol": protoName(pu.proto), "port": int64(pu.port)})
+		case pu.port == 0:
+			ps = append(ps, map[string]any{"protocol": protoName(pu.proto)})
+		}
+	}
+	return ps
 }
 
 func narrowCalico(p *netpol.Policy, dir netpol.Direction, orig map[string]any, names []string, peers map[string]*flows.Endpoint, ports []portUse) []map[string]any {
@@ -73,11 +100,17 @@ func narrowCalico(p *netpol.Policy, dir netpol.Direction, orig map[string]any, n
 	if dir == netpol.Egress {
 		peerField = "destination"
 	}
-	byProto := map[flows.Protocol][]any{}
+	// Every protocol seen gets a rule; its ports are listed unless one was aggregated away
+	// (or the protocol has none, like ICMP).
+	byProto, anyPort := map[flows.Protocol][]any{}, map[flows.Protocol]bool{}
 	for _, pu := range ports {
-		if pu.port != 0 && !slices.Contains(byProto[pu.proto], any(int64(pu.port))) {
-			byProto[pu.proto] = append(byProto[pu.proto], int64(pu.port))
+		list := byProto[pu.proto]
+		if pu.port == 0 {
+			anyPort[pu.proto] = true
+		} else if !slices.Contains(list, any(int64(pu.port))) {
+			list = append(list, int64(pu.port))
 		}
+		byProto[pu.proto] = list
 	}
 	var out []map[string]any
 	seen := map[string]bool{}
@@ -100,6 +133,9 @@ func narrowCalico(p *netpol.Policy, dir netpol.Direction, orig map[string]any, n
 					peer[k] = v
 				}
 			}
+			if e.Type == flows.TypeNetwork {
+				cutCalicoPeer(peer, networkBlocks(e.Name))
+			}
 		}
 		if key := fmt.Sprint(peer); seen[key] {
 			continue
@@ -112,11 +148,15 @@ func narrowCalico(p *netpol.Policy, dir netpol.Direction, orig map[string]any, n
 			if dir == netpol.Egress {
 				src, dst = nil, maps.Clone(peer)
 			}
-			dst["ports"] = byProto[proto]
+			if !anyPort[proto] && len(byProto[proto]) > 0 {
+				dst["ports"] = byProto[proto]
+			}
 			if len(src) > 0 {
 				rule["source"] = src
 			}
-			rule["destination"] = dst
+			if len(dst) > 0 {
+				rule["destination"] = dst
+			}
 			out = append(out, rule)
 		}
 	}

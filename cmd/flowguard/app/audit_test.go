@@ -116,6 +116,22 @@ func TestAuditCommand(t *testing.T) {
 			args: []string{"-f", shopDir, "--flows", shopFlows}, wantCode: ExitOK,
 			wantOut: []string{"flowguard audit of " + shopDir, "Score: ", "NAMESPACE", "HIGH (1)", "MEDIUM (", "LOW ("},
 		},
+		"text output shows the wider-than-observed rule narrowed to the internet on 8080": {
+			args: []string{"-f", shopDir, "--flows", shopFlows}, wantCode: ExitOK,
+			wantOut: []string{`    Fix:
+      Replace ingress rule spec.ingress[0] with this one, narrowed to the observed traffic.
+        from:
+        - ipBlock:
+            cidr: 0.0.0.0/0
+            except:
+            - 10.0.0.0/8
+            - 172.16.0.0/12
+            - 192.168.0.0/16
+        ports:
+        - port: 8080
+          protocol: TCP
+`},
+		},
 		"html is one page with the traffic picture": {
 			args: []string{"-f", shopDir, "--flows", shopFlows, "-o", "html"}, wantCode: ExitOK,
 			wantOut: []string{"<!DOCTYPE html>", "<svg", "storefront/web -&gt; storefront/cart", "allowed, never observed"},

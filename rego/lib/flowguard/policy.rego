@@ -148,6 +148,18 @@ peer_cidrs(r) := {p.ipBlock.cidr | some p in r.peers; p.ipBlock.cidr} if not r.c
 
 peer_cidrs(r) := {c | some c in object.get(r.peer, "nets", [])} if r.calico
 
+# replace_rule is the policy with the rule at spec.<direction>[index] replaced by the list of
+# rules in replacement, keeping only the metadata that names it: a manifest to apply.
+replace_rule(obj, direction, index, replacement) := {
+	"apiVersion": obj.apiVersion,
+	"kind": obj.kind,
+	"metadata": {k: v | some k in {"name", "namespace", "labels"}; v := obj.metadata[k]},
+	"spec": object.union(obj.spec, {direction: array.concat(
+		array.concat(array.slice(obj.spec[direction], 0, index), replacement),
+		array.slice(obj.spec[direction], index + 1, count(obj.spec[direction])),
+	)}),
+}
+
 # pod_spec is the pod spec of a Pod or of a pod-template workload.
 pod_spec(obj) := obj.spec if obj.kind == "Pod"
 

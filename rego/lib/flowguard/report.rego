@@ -9,6 +9,14 @@ package flowguard.report
 # connections observed.
 flow_text(g) := sprintf("%s (%d %s, last seen %s)", [g.flow, g.count, plural(g.count, "connection", "connections"), g.last_seen])
 
+# peer_text names a peer of a flow for people: Calico's aggregated networks "pub" and "pvt" say
+# what they are; workloads ("shop/web-*") and addresses are left as they are.
+peer_text(name) := "the public internet (pub)" if name == "pub"
+
+else := "private networks (pvt)" if name == "pvt"
+
+else := name
+
 # first_flows lists the first n groups and says how many are left out of total.
 first_flows(groups, total, n) := text if {
 	total <= n

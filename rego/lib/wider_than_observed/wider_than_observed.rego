@@ -4,7 +4,10 @@
 #   An allow rule whose peers (every peer, every namespace, a large address block) or ports
 #   (every port) are far wider than what the flows observed through it in the lookback window
 #   used: all namespaces where one was seen, all ports where one was used. The finding carries
-#   the rule narrowed to the observed traffic in details.fix.
+#   the rule narrowed to the observed traffic in details.fix (the whole policy with the rule
+#   replaced, where narrowing a Calico rule takes several). Peers the flow log names only as
+#   the public or private internet (pub, pvt) narrow to the addresses the flows kept, or else
+#   to the address space the name stands for, within what the rule admitted.
 # custom:
 #   id: wider-than-observed
 #   severity: medium
@@ -36,20 +39,30 @@ violation contains v if {
 	wide := widths(r, u)
 	count(wide) > 0
 	v := {
-		"msg": sprintf("%s: %s rule %s allows %s, but in the last %s carried only %d %s from %s on %s; narrow it to the observed traffic (details.fix)", [
+		"msg": sprintf("%s: %s rule %s allows %s, but in the last %s carried only %d %s %s %s on %s (last seen %s); narrow it to those peers and ports (the fix has the narrowed rule)", [
 			policy.describe(input.object), u.direction, u.path, concat(" and ", [wide[k] | some k in sort(object.keys(wide))]),
 			report.lookback, u.flows, report.plural(u.flows, "connection", "connections"),
-			concat(", ", u.peer_names), concat(",", u.port_names),
+			preposition[u.direction], concat(", ", [report.peer_text(p) | some p in u.peer_names]),
+			concat(", ", u.port_names), u.last_seen,
 		]),
 		"details": {
 			"direction": u.direction,
 			"path": u.path,
 			"allowed": wide,
 			"observed": {"flows": u.flows, "peers": u.peer_names, "ports": u.port_names, "last_seen": u.last_seen},
-			"fix": u.narrowed,
+			"fix": fix(u),
 		},
 	}
 }
+
+preposition := {"ingress": "from", "egress": "to"}
+
+# fix is the narrowed rule, to put in place of the rule at details.path. Where narrowing takes
+# several Calico rules (one per peer and protocol), it is the whole policy with the rule
+# replaced by them, ready to apply.
+fix(u) := u.narrowed[0] if count(u.narrowed) == 1
+
+fix(u) := policy.replace_rule(input.object, u.direction, u.index, u.narrowed) if count(u.narrowed) > 1
 
 # widths maps "peers" and/or "ports" to why the rule is wider than its observed traffic there.
 widths(r, u) := object.union(peer_width(r, u), port_width(r, u))

@@ -137,6 +137,13 @@ metadata: {name: kube-system, labels: {env: prod}}`
 apiVersion: v1
 kind: Namespace
 metadata: {name: kube-system, labels: {env: staging, forbidden: "true"}}`
+	narrowPolicyAnnotated = `
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: api, namespace: shop, annotations: {owner: payments}}
+spec:
+  podSelector: {matchLabels: {app: api}}
+  ingress: [{from: [{podSelector: {matchLabels: {app: frontend}}}]}]`
 	configMap = `
 apiVersion: v1
 kind: ConfigMap
@@ -181,6 +188,14 @@ func TestHandlerDecisions(t *testing.T) {
 			gvk: "np", op: admissionv1.Delete, old: narrowPolicy,
 			wantCalls: 1, wantAllowed: false, wantCode: 403,
 			wantMessage: []string{"[no-policy-delete] deleting shop/api would cut frontend -> api:8080 (12 flows, last seen 1m ago)"},
+		},
+		"re-applying an unchanged policy is skipped": {
+			gvk: "np", op: admissionv1.Update, obj: narrowPolicy, old: narrowPolicy,
+			wantCalls: 0, wantAllowed: true, wantCode: 200,
+		},
+		"annotating a policy is skipped": {
+			gvk: "np", op: admissionv1.Update, obj: narrowPolicyAnnotated, old: narrowPolicy,
+			wantCalls: 0, wantAllowed: true, wantCode: 200,
 		},
 		"an override turns a warning into a denial": {
 			gvk: "np", op: admissionv1.Create, obj: openPolicy,

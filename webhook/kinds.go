@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -21,6 +22,11 @@ type kindInfo struct {
 	// move selectors, so other updates cannot change which traffic flows.
 	labelsOnly bool
 	labelPath  labelPath
+	// specOrLabels restricts updates to those that change the spec or the labels: re-applying
+	// an unchanged policy (what GitOps controllers do every few minutes) or touching only its
+	// annotations cannot change which traffic flows. Labels count because sets are selected by
+	// them.
+	specOrLabels bool
 	// ownedByController objects are created by a controller from a template that was checked
 	// when it was applied (a Deployment's ReplicaSets and pods, a CronJob's Jobs); their
 	// creation is admitted without evaluation.
@@ -48,7 +54,7 @@ const (
 // route returns what to do with a kind, and false for kinds the webhook does not handle (the
 // ValidatingWebhookConfiguration should never send them).
 func route(gk schema.GroupKind) (kindInfo, bool) {
-	all := kindInfo{create: true, update: true, delete: true}
+	all := kindInfo{create: true, update: true, delete: true, specOrLabels: true}
 	switch gk.Group {
 	case "networking.k8s.io":
 		if gk.Kind == "NetworkPolicy" {
@@ -114,14 +120,16 @@ func (k kindInfo) wants(op admissionv1.Operation) bool {
 // field without allocating, which keeps label-only updates and controlled creates cheap.
 type labelView struct {
 	Metadata objectMeta `json:"metadata"`
-	Spec     struct {
+	// Spec is kept raw: policies compare it whole, workloads read their templates from it.
+	Spec json.RawMessage `json:"spec"`
+	spec struct {
 		Template    templateView `json:"template"`
 		JobTemplate struct {
 			Spec struct {
 				Template templateView `json:"template"`
 			} `json:"spec"`
 		} `json:"jobTemplate"`
-	} `json:"spec"`
+	}
 }
 
 type objectMeta struct {
@@ -137,7 +145,7 @@ type templateView struct {
 	} `json:"metadata"`
 }
 
-func decodeLabelView(raw runtime.RawExtension) (labelView, error) {
+func decodeLabelView(raw runtime.RawExtension, k kindInfo) (labelView, error) {
 	var v labelView
 	if len(raw.Raw) == 0 {
 		return v, nil
@@ -145,15 +153,20 @@ func decodeLabelView(raw runtime.RawExtension) (labelView, error) {
 	if err := json.Unmarshal(raw.Raw, &v); err != nil {
 		return v, fmt.Errorf("decode metadata: %w", err)
 	}
+	if k.labelPath != metadataLabels && len(v.Spec) > 0 {
+		if err := json.Unmarshal(v.Spec, &v.spec); err != nil {
+			return v, fmt.Errorf("decode spec: %w", err)
+		}
+	}
 	return v, nil
 }
 
 func (v *labelView) labels(p labelPath) map[string]string {
 	switch p {
 	case templateLabels:
-		return v.Spec.Template.Metadata.Labels
+		return v.spec.Template.Metadata.Labels
 	case jobTemplateLabels:
-		return v.Spec.JobTemplate.Spec.Template.Metadata.Labels
+		return v.spec.JobTemplate.Spec.Template.Metadata.Labels
 	}
 	return v.Metadata.Labels
 }
@@ -167,13 +180,18 @@ func (v *labelView) controlled() bool {
 	return false
 }
 
-// skipCheaply reports whether a request can be admitted from its labels alone: an update that
-// leaves the traffic-relevant labels unchanged, or a controller creating an object from a
-// template that was checked when its owner was applied.
+// skipCheaply reports whether a request can be admitted from its labels and spec alone: an
+// update that leaves the traffic-relevant labels (and, for policies and sets, the spec)
+// unchanged, or a controller creating an object from a template that was checked when its
+// owner was applied.
 func (r *review) skipCheaply() bool {
 	switch {
 	case r.req.Operation == admissionv1.Update && r.kind.labelsOnly:
 		return maps.Equal(r.view.labels(r.kind.labelPath), r.oldView.labels(r.kind.labelPath))
+	case r.req.Operation == admissionv1.Update && r.kind.specOrLabels:
+		// The API server encodes both objects alike, so equal specs are equal bytes; a
+		// difference in encoding alone only costs an evaluation.
+		return bytes.Equal(r.view.Spec, r.oldView.Spec) && maps.Equal(r.view.Metadata.Labels, r.oldView.Metadata.Labels)
 	case r.req.Operation == admissionv1.Create && r.kind.skipControlledCreate:
 		return r.view.controlled()
 	}

@@ -29,10 +29,10 @@ func newReview(req *admission.Request, kind kindInfo) (*review, error) {
 		kind: kind,
 	}
 	var err error
-	if r.view, err = decodeLabelView(req.Object); err != nil {
+	if r.view, err = decodeLabelView(req.Object, kind); err != nil {
 		return nil, fmt.Errorf("object: %w", err)
 	}
-	if r.oldView, err = decodeLabelView(req.OldObject); err != nil {
+	if r.oldView, err = decodeLabelView(req.OldObject, kind); err != nil {
 		return nil, fmt.Errorf("old object: %w", err)
 	}
 	return r, nil

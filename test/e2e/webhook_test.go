@@ -176,6 +176,25 @@ spec:
 		}
 	})
 
+	t.Run("annotating or re-applying a policy never reaches flowguard", func(t *testing.T) {
+		updates := `flowguard_webhook_request_duration_seconds_count{kind="NetworkPolicy",operation="UPDATE"}`
+		before := fg.metric(t, updates)
+		if res := fg.kubectl(t, "", "annotate", "networkpolicy", "-n", "shop", "allow-web-to-api", "owner=payments"); res.err != nil {
+			t.Fatalf("kubectl annotate: %v\n%s", res.err, res.stderr)
+		}
+		if got := fg.metric(t, updates); got != before {
+			t.Errorf("an annotation reached the webhook: %v NetworkPolicy updates, want %v", got, before)
+		}
+		res := fg.kubectl(t, "", "patch", "networkpolicy", "-n", "shop", "allow-web-to-api", "--type=json",
+			"-p", `[{"op":"add","path":"/spec/ingress/0/ports/-","value":{"port":9090,"protocol":"TCP"}}]`)
+		if res.err != nil {
+			t.Fatalf("a widening patch was refused: %v\n%s", res.err, res.stderr)
+		}
+		if got := fg.metric(t, updates); got != before+1 {
+			t.Errorf("a spec change: %v NetworkPolicy updates reviewed, want %v", got, before+1)
+		}
+	})
+
 	t.Run("a dryrun rule admits and records", func(t *testing.T) {
 		if res := fg.kubectl(t, requireTeamLabel, "apply", "-f", "-"); res.err != nil {
 			t.Fatalf("apply RegoRule: %v\n%s", res.err, res.stderr)

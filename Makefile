@@ -45,6 +45,10 @@ build: ## Build bin/flowguard
 manifests: ## Generate CRDs, RBAC and deepcopy code from the Go types; Calico's and cert-manager's CRDs
 	hack/manifests.sh
 
+.PHONY: example
+example: build ## The main job: audit the example shop offline (no cluster needed)
+	$(ROOT)/bin/flowguard audit -f $(ROOT)/examples/shop --flows $(ROOT)/examples/shop/flows.jsonl
+
 ##@ Test (none of these writes to the tree)
 
 .PHONY: test

@@ -22,11 +22,7 @@ type addrAtoms struct {
 func buildAddrAtoms(c *Cluster, ix *identityIndex) *addrAtoms {
 	var cuts []netip.Prefix
 	for _, p := range c.policies.m {
-		for _, d := range [...]Direction{Ingress, Egress} {
-			for i := range p.Rules[d] {
-				cuts = append(cuts, cutsOf(&p.Rules[d][i])...)
-			}
-		}
+		cuts = policyCuts(cuts, p)
 	}
 	for _, s := range ix.sets {
 		cuts = append(cuts, s.Nets...)
@@ -43,12 +39,42 @@ func buildAddrAtoms(c *Cluster, ix *identityIndex) *addrAtoms {
 	return a
 }
 
+// refine returns the pieces cut further at nets: a itself when they add no boundary, else
+// new pieces, as atoms would cut them from a's boundaries and the new ones.
+func (a *addrAtoms) refine(nets []netip.Prefix) *addrAtoms {
+	var added [2][]netip.Addr
+	for _, n := range nets {
+		f := family6(n.Addr())
+		for _, b := range appendBounds(nil, n) {
+			if _, found := slices.BinarySearchFunc(a.starts[f], b, netip.Addr.Compare); !found {
+				added[f] = append(added[f], b)
+			}
+		}
+	}
+	if len(added[0]) == 0 && len(added[1]) == 0 {
+		return a
+	}
+	out := &addrAtoms{}
+	for f := range out.starts {
+		out.starts[f] = slices.Concat(a.starts[f], added[f])
+		slices.SortFunc(out.starts[f], netip.Addr.Compare)
+		out.starts[f] = slices.Compact(out.starts[f])
+		out.eps[f] = make([]*Endpoint, len(out.starts[f]))
+	}
+	return out
+}
+
+// family6 is 0 for IPv4 and 1 for IPv6, the index of an address's family in addrAtoms.
+func family6(ip netip.Addr) int {
+	if ip.Is4() {
+		return 0
+	}
+	return 1
+}
+
 // endpoint returns the range endpoint of the piece holding ip.
 func (a *addrAtoms) endpoint(ip netip.Addr) *Endpoint {
-	f := 0
-	if ip.Is6() {
-		f = 1
-	}
+	f := family6(ip)
 	starts := a.starts[f]
 	i, found := slices.BinarySearchFunc(starts, ip, netip.Addr.Compare)
 	if !found {

@@ -20,9 +20,13 @@ const (
 	Delete Operation = "DELETE"
 )
 
-// change records what one WithChange did, so Impact can tell which endpoints it may touch.
+// change records what one WithChange did: for Impact, which endpoints it may touch; for the
+// derived engine, what it may share with its parent (derive.go).
 type change struct {
-	// policies changed (old and new compiled forms; either may be nil).
+	// policy is set for a change to the policy ref names; oldPolicy and newPolicy are its
+	// compiled forms before and after (either may be nil).
+	policy               bool
+	ref                  PolicyRef
 	oldPolicy, newPolicy *Policy
 	// tier names a tier whose order or default action changed.
 	tier string
@@ -33,7 +37,25 @@ type change struct {
 	// sets and hosts: nets and addresses whose membership changed.
 	nets  []netip.Prefix
 	hosts bool
+
+	// identity says which identity objects changed, and set which set, for sets.
+	identity identityChange
+	set      nsName
+	// cuts are the nets the changed object cuts address space at after the change.
+	cuts []netip.Prefix
 }
+
+// identityChange classifies changes by the identity objects (everything endpoints resolve
+// against) they alter.
+type identityChange uint8
+
+const (
+	identityNone       identityChange = iota // policies and tiers
+	identityNamespace                        // a Namespace (its labels)
+	identityNamespaced                       // workloads, pods, service accounts or Services of one namespace
+	identitySets                             // a NetworkSet or GlobalNetworkSet
+	identityHosts                            // a HostEndpoint
+)
 
 // WithChange returns the cluster after one create, update or delete, leaving c unchanged.
 // For Create and Update newObj is added (replacing an object of the same kind and name); for
@@ -79,47 +101,45 @@ func (e *Engine) WithChange(op Operation, oldObj, newObj runtime.Object) (*Engin
 		obj = oldObj
 	}
 	ch := &change{}
-	var keepPolicies *policySet
 	if ref, ok := policyRefOf(obj); ok {
+		ch.policy, ch.ref = true, ref
 		ch.oldPolicy, ch.newPolicy = e.cluster.Policy(ref), next.Policy(ref)
-		if ref.Kind.Staged() {
-			keepPolicies = e.enforced
+		if ch.newPolicy != nil {
+			ch.cuts = policyCuts(nil, ch.newPolicy)
 		}
 	} else {
-		keepPolicies = e.enforced
 		_, ns, name := describe(obj)
 		switch obj.(type) {
 		case *calicov3.Tier:
 			ch.tier = name
-			keepPolicies = nil
 		case *corev1.Namespace:
-			ch.namespace, ch.nsChanged = name, true
+			ch.namespace, ch.nsChanged, ch.identity = name, true, identityNamespace
 		case *calicov3.GlobalNetworkSet:
-			ch.nets = setNets(e.cluster, nsName{"", name}, next)
+			ch.identity, ch.set = identitySets, nsName{"", name}
+			ch.nets, ch.cuts = setNets(e.cluster, ch.set, next)
 		case *calicov3.NetworkSet:
 			ch.namespace, ch.nsChanged = ns, true
-			ch.nets = setNets(e.cluster, nsName{ns, name}, next)
+			ch.identity, ch.set = identitySets, nsName{ns, name}
+			ch.nets, ch.cuts = setNets(e.cluster, ch.set, next)
 		case *calicov3.HostEndpoint:
-			ch.hosts = true
+			ch.hosts, ch.identity = true, identityHosts
 		default:
-			ch.namespace, ch.nsChanged = ns, true
+			ch.namespace, ch.nsChanged, ch.identity = ns, true, identityNamespaced
 		}
 	}
-	ne := newEngine(next, keepPolicies, e, 1-e.slot)
-	ne.parent, ne.change = e, ch
-	return ne, nil
+	return newEngine(next, e, ch), nil
 }
 
-// setNets returns the nets of a set before and after a change.
-func setNets(before *Cluster, k nsName, after *Cluster) []netip.Prefix {
-	var out []netip.Prefix
+// setNets returns the nets of a set before and after a change, and after it alone.
+func setNets(before *Cluster, k nsName, after *Cluster) (both, now []netip.Prefix) {
 	if s, ok := before.sets.m[k]; ok {
-		out = append(out, s.Nets...)
+		both = append(both, s.Nets...)
 	}
 	if s, ok := after.sets.m[k]; ok {
-		out = append(out, s.Nets...)
+		both = append(both, s.Nets...)
+		now = s.Nets
 	}
-	return out
+	return both, now
 }
 
 // lineage returns the changes that lead from before to after, and false when after does not

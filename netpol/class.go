@@ -4,7 +4,7 @@ import (
 	"maps"
 	"net/netip"
 	"strings"
-	"sync"
+	"sync/atomic"
 
 	"github.com/flowguard/flowguard/netpol/selector"
 )
@@ -12,7 +12,21 @@ import (
 // class is an endpoint as one engine resolved it. Endpoints whose resolved identity is equal
 // share a class, and with it their applicable policies and memoised verdicts.
 type class struct {
-	id   int32
+	// resolution is what the endpoint resolved to; an engine derived by WithChange shares it
+	// with its parent's class when the change cannot alter it.
+	*resolution
+	id int32
+	// parent is the parent engine's class of the same resolution, whose applicable policies
+	// the class takes over where the change leaves them alone; nil when resolved afresh.
+	parent *class
+
+	pols [2]atomic.Pointer[[2][]*Policy] // per view: per direction, in evaluation order
+	// memo holds verdicts with this class as the source.
+	memo memo
+}
+
+// resolution is the data of a resolved endpoint. It is immutable once built.
+type resolution struct {
 	kind EndpointKind
 	// ns is empty for endpoints outside any namespace.
 	ns       string
@@ -33,11 +47,8 @@ type class struct {
 	// ids are the label identities Calico selectors see: the endpoint's own (workloads,
 	// hosts, sets) and those of every network set containing its addresses.
 	ids []identity
-
-	once [2]sync.Once
-	pols [2]*[2][]*Policy // per view: per direction, in evaluation order
-	// memo holds verdicts with this class as the source.
-	memo memo
+	// key identifies the resolved identity within one engine (see contentKey).
+	key string
 }
 
 // identity is one label set a Calico selector may match an endpoint by.
@@ -56,13 +67,13 @@ type svcMember struct {
 
 // enforced reports whether policies apply at the endpoint: pods, and host endpoints the
 // cluster has (a host no HostEndpoint object covers is not policed by Calico).
-func (c *class) enforced() bool {
+func (c *resolution) enforced() bool {
 	return c.kind == EndpointWorkload || (c.kind == EndpointHost && c.host != nil)
 }
 
-// resolve builds the class data of an endpoint against the cluster. It does not intern.
-func resolve(ix *identityIndex, c *Cluster, ep *Endpoint) *class {
-	cl := &class{kind: ep.Kind, ns: ep.Namespace, ips: ep.IPs, nets: ep.Nets, ports: ep.Ports, sa: ep.ServiceAccount}
+// resolve resolves an endpoint against the cluster. It does not intern.
+func resolve(ix *identityIndex, c *Cluster, ep *Endpoint) *resolution {
+	cl := &resolution{kind: ep.Kind, ns: ep.Namespace, ips: ep.IPs, nets: ep.Nets, ports: ep.Ports, sa: ep.ServiceAccount}
 	labels := ep.Labels
 	switch ep.Kind {
 	case EndpointExternal:
@@ -154,11 +165,13 @@ func resolve(ix *identityIndex, c *Cluster, ep *Endpoint) *class {
 		}
 		cl.ids = append(cl.ids, id)
 	}
+	cl.key = cl.contentKey()
 	return cl
 }
 
-// contentKey identifies the resolved identity: classes with equal keys evaluate alike.
-func (cl *class) contentKey() string {
+// contentKey identifies the resolved identity: within one engine, classes with equal keys
+// evaluate alike.
+func (cl *resolution) contentKey() string {
 	k := make(keyBuf, 0, 128)
 	k.num(uint64(cl.kind))
 	k.str(cl.ns)
@@ -182,7 +195,7 @@ func (cl *class) contentKey() string {
 }
 
 // namedPort returns the port number a named port has on this endpoint for proto.
-func (cl *class) namedPort(name string, proto uint8) (uint16, bool) {
+func (cl *resolution) namedPort(name string, proto uint8) (uint16, bool) {
 	for _, p := range cl.ports {
 		if p.Name == name && uint8(p.Proto) == proto {
 			return p.Port, true

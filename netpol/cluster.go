@@ -102,14 +102,26 @@ func NewCluster() *Cluster { return &Cluster{} }
 // Clone returns a copy that shares storage with c until either is modified.
 func (c *Cluster) Clone() *Cluster {
 	if !c.frozen {
-		c.namespaces.shared, c.pods.shared, c.controllers.shared = true, true, true
-		c.accounts.shared, c.services.shared, c.policies.shared = true, true, true
-		c.tiers.shared, c.sets.shared, c.hosts.shared = true, true, true
+		c.share()
 	}
 	cp := *c
 	cp.frozen = false
 	cp.dirtyNS = maps.Clone(c.dirtyNS)
 	return &cp
+}
+
+// share marks every map as shared with copies, so that the next write copies it first.
+func (c *Cluster) share() {
+	c.namespaces.shared, c.pods.shared, c.controllers.shared = true, true, true
+	c.accounts.shared, c.services.shared, c.policies.shared = true, true, true
+	c.tiers.shared, c.sets.shared, c.hosts.shared = true, true, true
+}
+
+// freeze makes c an engine's snapshot: never written again, so its maps are marked shared
+// once and for all (clones of a frozen cluster must copy before writing, and cannot mark it).
+func (c *Cluster) freeze() {
+	c.share()
+	c.frozen = true
 }
 
 // touch records that identity objects changed: in namespace ns, or global ones.

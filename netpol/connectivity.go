@@ -136,13 +136,11 @@ func newConnectivity(e *Engine) *connectivity {
 		}
 		cx.members[cl] = append(cx.members[cl], &w.WorkloadRef)
 	}
+	var cuts []netip.Prefix
 	for _, p := range e.enforced.ordered {
-		for _, d := range [...]Direction{Ingress, Egress} {
-			for i := range p.Rules[d] {
-				for _, n := range cutsOf(&p.Rules[d][i]) {
-					cx.v6 = cx.v6 || n.Addr().Is6()
-				}
-			}
+		cuts = policyCuts(cuts[:0], p)
+		for _, n := range cuts {
+			cx.v6 = cx.v6 || n.Addr().Is6()
 		}
 	}
 	for _, s := range e.ids.sets {
@@ -367,7 +365,7 @@ func (cx *connectivity) external(self *class, dir Direction) []ConnectivityEdge 
 	for _, p := range pols {
 		for i := range p.Rules[dir] {
 			r := &p.Rules[dir][i]
-			cuts = append(cuts, cutsOf(r)...)
+			cuts = appendCuts(cuts, r)
 			peer := &r.Src
 			if dir == Egress {
 				peer = &r.Dst
@@ -423,9 +421,8 @@ func (cx *connectivity) external(self *class, dir Direction) []ConnectivityEdge 
 	return out
 }
 
-// cutsOf lists the networks a rule names.
-func cutsOf(r *Rule) []netip.Prefix {
-	var out []netip.Prefix
+// appendCuts appends the networks a rule names.
+func appendCuts(out []netip.Prefix, r *Rule) []netip.Prefix {
 	for _, en := range [...]*Entity{&r.Src, &r.Dst} {
 		out = append(out, en.Nets...)
 		out = append(out, en.NotNets...)

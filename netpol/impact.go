@@ -35,12 +35,15 @@ func PendingImpact(before, after *Engine, conns []Connection) []ImpactedConnecti
 func impact(v view, before, after *Engine, conns []Connection) []ImpactedConnection {
 	changes, related := lineage(before, after)
 	t := toucher{v: v, e: before, changes: changes}
+	// A change to identity objects may also give an address to another pod or host.
+	moved := before.ids != after.ids
 	var out []ImpactedConnection
 	for i := range conns {
 		c := &conns[i]
 		if related {
 			s, d := before.classOf(c.Src), before.classOf(c.Dst)
-			if !t.touched(s, Egress) && !t.touched(d, Ingress) {
+			if !t.touched(s, Egress) && !t.touched(d, Ingress) &&
+				!(moved && (addressMoved(before.ids, after.ids, c.Src) || addressMoved(before.ids, after.ids, c.Dst))) {
 				continue
 			}
 		}
@@ -56,6 +59,17 @@ func impact(v view, before, after *Engine, conns []Connection) []ImpactedConnect
 		})
 	}
 	return out
+}
+
+// addressMoved reports whether ep is an address that belongs to another pod or host (or
+// stopped or started belonging to one) in after than in before. Workloads and hosts are
+// compared by pointer: the index rebuilds every object of what changed.
+func addressMoved(before, after *identityIndex, ep *Endpoint) bool {
+	if ep.Kind != EndpointExternal || len(ep.IPs) != 1 {
+		return false
+	}
+	ip := ep.IPs[0]
+	return before.byIP[ip] != after.byIP[ip] || before.hostByIP[ip] != after.hostByIP[ip]
 }
 
 // sameDecision compares outcomes and what decided them, policies by identity rather than
@@ -135,13 +149,13 @@ func (t *toucher) touchedBy(ch *change, cl *class, dir Direction) bool {
 		if p.Ref.Kind.Staged() && t.v == viewEnforced {
 			continue
 		}
-		if appliesTo(p, cl) {
+		if appliesTo(p, cl.resolution) {
 			return true
 		}
 		if p.Ref.Kind.Staged() {
 			// A staged policy also stands for its enforced twin in the pending view.
 			twin := t.e.cluster.Policy(PolicyRef{Kind: p.Ref.Kind.Enforced(), Namespace: p.Ref.Namespace, Name: p.Ref.Name})
-			if twin != nil && twin.Types[dir] && appliesTo(twin, cl) {
+			if twin != nil && twin.Types[dir] && appliesTo(twin, cl.resolution) {
 				return true
 			}
 		}

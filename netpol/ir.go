@@ -132,6 +132,20 @@ func (k PolicyKind) Enforced() PolicyKind {
 	return k
 }
 
+// stagedTwin returns the staged kind standing in for an enforced kind; staged kinds return
+// themselves.
+func (k PolicyKind) stagedTwin() PolicyKind {
+	switch k {
+	case KindNetworkPolicy:
+		return KindStagedNetworkPolicy
+	case KindGlobalNetworkPolicy:
+		return KindStagedGlobalNetworkPolicy
+	case KindKubernetesNetworkPolicy:
+		return KindStagedKubernetesNetworkPolicy
+	}
+	return k
+}
+
 // PolicyRef identifies one policy object.
 type PolicyRef struct {
 	Kind      PolicyKind

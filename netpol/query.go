@@ -17,7 +17,7 @@ func (e *Engine) PendingPolicies(ep *Endpoint, dir Direction) []*Policy {
 // Selects reports whether p applies to ep (its selector, namespace and service account
 // scope), whatever its types.
 func (e *Engine) Selects(p *Policy, ep *Endpoint) bool {
-	return appliesTo(p, e.classOf(ep))
+	return appliesTo(p, e.classOf(ep).resolution)
 }
 
 // Resolve returns the workload ep resolves to in this engine's cluster (a flow's aggregated

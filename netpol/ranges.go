@@ -68,12 +68,8 @@ func atoms(space AddrRange, cuts []netip.Prefix) []AddrRange {
 	var bounds []netip.Addr // first addresses of atoms
 	bounds = append(bounds, space.From)
 	for _, p := range cuts {
-		if p.Addr().Is4() != is4 {
-			continue
-		}
-		bounds = append(bounds, p.Masked().Addr())
-		if n := lastAddr(p).Next(); n.IsValid() && n.Is4() == is4 {
-			bounds = append(bounds, n)
+		if p.Addr().Is4() == is4 {
+			bounds = appendBounds(bounds, p)
 		}
 	}
 	slices.SortFunc(bounds, netip.Addr.Compare)
@@ -87,6 +83,16 @@ func atoms(space AddrRange, cuts []netip.Prefix) []AddrRange {
 		out = append(out, AddrRange{b, to})
 	}
 	return out
+}
+
+// appendBounds appends the first address of p and the first address after it, where the
+// address space is cut at p.
+func appendBounds(bounds []netip.Addr, p netip.Prefix) []netip.Addr {
+	bounds = append(bounds, p.Masked().Addr())
+	if n := lastAddr(p).Next(); n.IsValid() && n.Is4() == p.Addr().Is4() {
+		bounds = append(bounds, n)
+	}
+	return bounds
 }
 
 // mergeRanges joins adjacent ranges; input must be sorted.

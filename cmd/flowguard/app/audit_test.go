@@ -71,14 +71,13 @@ func TestAuditExampleShop(t *testing.T) {
 	doc := runAuditJSON(t, "-f", shopDir, "--flows", shopFlows)
 	want := []string{
 		"allow-all NetworkPolicy storefront/web-from-anywhere",                 // ingress: [{}]
-		"dangling-selector NetworkPolicy storefront/cart-from-legacy-checkout", // app=legacy-checkout is gone
+		"dangling-selector NetworkPolicy storefront/cart-from-legacy-checkout", // app=legacy-checkout is gone (so unused-rule leaves it)
 		"denied-traffic Namespace payments",                                    // web -> ledger:5432, denied
 		"host-network-bypass DaemonSet ops/node-exporter",                      // hostNetwork: true
 		"missing-default-deny Namespace payments",                              // no default deny
 		"shadowed-rule GlobalNetworkPolicy platform.egress-guard",              // Deny after a Pass of everything
 		"staged-would-break StagedNetworkPolicy storefront/lockdown-web",       // would deny pub -> web
 		"unprotected-workload Deployment payments/fraud-check",                 // no policy selects it
-		"unused-rule NetworkPolicy storefront/cart-from-legacy-checkout",       // its peer is gone
 		"unused-rule NetworkPolicy storefront/cart-metrics",                    // nothing scrapes cart
 		"wider-than-observed NetworkPolicy storefront/web-from-anywhere",       // every port, only 8080 used
 	}

@@ -22,8 +22,9 @@ violation contains v if {
 	why_peers := policy.every_peer(r)
 	why_ports := policy.every_port(r)
 	v := {
-		"msg": sprintf("%s: %s rule %s admits every peer on every port (%s; %s)", [
+		"msg": sprintf("%s: %s rule %s admits every peer on every port (%s; %s). Restrict it to the peers and ports %s need (`flowguard recommend` learns them from observed traffic).", [
 			policy.describe(input.object), r.direction, r.path, why_peers, why_ports,
+			policy.subject_text(input.object),
 		]),
 		"details": {
 			"direction": r.direction,

@@ -21,12 +21,12 @@ review(obj) := {"operation": "CREATE", "object": obj}
 msgs(obj) := {v.msg | some v in allow_all.violation with input as review(obj)}
 
 test_empty_ingress_rule_admits_everything if {
-	msgs(k8s_policy({"ingress": [{}]})) == {"NetworkPolicy shop/web: ingress rule spec.ingress[0] admits every peer on every port (no from peers are listed; no ports are listed)"}
+	msgs(k8s_policy({"ingress": [{}]})) == {"NetworkPolicy shop/web: ingress rule spec.ingress[0] admits every peer on every port (no from peers are listed; no ports are listed). Restrict it to the peers and ports pods app=web need (`flowguard recommend` learns them from observed traffic)."}
 }
 
 test_world_cidr_on_every_port if {
 	obj := k8s_policy({"egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]}]})
-	msgs(obj) == {"NetworkPolicy shop/web: egress rule spec.egress[0] admits every peer on every port (spec.egress[0].to[0] is ipBlock 0.0.0.0/0 with no except; no ports are listed)"}
+	msgs(obj) == {"NetworkPolicy shop/web: egress rule spec.egress[0] admits every peer on every port (spec.egress[0].to[0] is ipBlock 0.0.0.0/0 with no except; no ports are listed). Restrict it to the peers and ports pods app=web need (`flowguard recommend` learns them from observed traffic)."}
 }
 
 test_every_namespace_without_pod_selector if {
@@ -44,7 +44,7 @@ test_calico_rule_without_restrictions if {
 
 test_calico_ipv6_world if {
 	obj := calico_policy("NetworkPolicy", {"egress": [{"action": "Allow", "destination": {"nets": ["::/0"]}}]})
-	msgs(obj) == {"Calico NetworkPolicy shop/web: egress rule spec.egress[0] admits every peer on every port (spec.egress[0].destination.nets contains ::/0; no ports are listed)"}
+	msgs(obj) == {"Calico NetworkPolicy shop/web: egress rule spec.egress[0] admits every peer on every port (spec.egress[0].destination.nets contains ::/0; no ports are listed). Restrict it to the peers and ports every endpoint it applies to need (`flowguard recommend` learns them from observed traffic)."}
 }
 
 test_a_port_restriction_is_not_allow_all if {
@@ -76,4 +76,13 @@ test_calico_destination_ports_restrict if {
 
 test_default_deny_policy_has_no_rules if {
 	count(msgs(k8s_policy({"policyTypes": ["Ingress"]}))) == 0
+}
+
+test_the_message_names_what_the_policy_applies_to if {
+	every_pod := json.patch(k8s_policy({"ingress": [{}]}), [{"op": "replace", "path": "/spec/podSelector", "value": {}}])
+	some m in msgs(every_pod)
+	contains(m, "the peers and ports every pod in namespace shop need")
+	calico := calico_policy("GlobalNetworkPolicy", {"selector": "role == 'edge'", "ingress": [{"action": "Allow"}]})
+	some c in msgs(calico)
+	contains(c, "the peers and ports endpoints where role == 'edge' need")
 }

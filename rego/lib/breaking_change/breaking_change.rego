@@ -47,18 +47,20 @@ violation contains v if {
 	impact := flowguard.impact(input.object, input.oldObject, input.operation)
 	impact.broken_total > 0
 	n := report.parameter(id, "max_flows_listed", 5)
+	listed := [g | some i, g in impact.broken; i < n]
 	v := {
-		"msg": sprintf("%s %s would deny %d observed %s (%d %s) allowed in the last %s: %s", [
+		"msg": sprintf("%s %s would deny %d observed %s (%d %s) allowed in the last %s: %s%s. Allow them first if they are still needed.", [
 			verbs[input.operation], policy.describe(subject),
 			impact.broken_total, report.plural(impact.broken_total, "flow", "flows"),
 			impact.broken_flows, report.plural(impact.broken_flows, "connection", "connections"),
 			report.lookback, report.first_flows(impact.broken, impact.broken_total, n),
+			report.denied_clause(listed),
 		]),
 		"details": {
 			"operation": input.operation,
 			"total": impact.broken_total,
 			"connections": impact.broken_flows,
-			"flows": [g | some i, g in impact.broken; i < n],
+			"flows": listed,
 		},
 	}
 }

@@ -25,7 +25,14 @@ violation contains v if {
 	some s in flowguard.selectors(input.object)
 	s.matches == 0
 	v := {
-		"msg": sprintf("%s: %s (%s) matches no %s", [policy.describe(input.object), s.path, s.selector, s.what]),
+		"msg": sprintf("%s: %s (%s) matches no %s: %s", [policy.describe(input.object), s.path, s.selector, s.what, consequence(s.path)]),
 		"details": {"path": s.path, "selector": s.selector, "what": s.what},
 	}
 }
+
+# A peer's selector that matches nothing allows nothing today and whatever matches it tomorrow;
+# the policy's own selector leaves the policy applying to nothing.
+consequence(path) := "it allows nothing today, but whatever matches it later will be allowed. Fix the selector, or remove the peer." if {
+	some prefix in {"spec.ingress[", "spec.egress["}
+	startswith(path, prefix)
+} else := "the policy applies to nothing. Fix the selector, or delete the policy."

@@ -28,7 +28,7 @@ violation contains v if {
 	denied := flowguard.flows({"namespace": ns, "action": "deny", "direction": "any", "limit": n})
 	denied.total > 0
 	v := {
-		"msg": sprintf("%d %s (%d %s) denied by policy in namespace %s in the last %s, possible breakage or probing: %s", [
+		"msg": sprintf("%d %s (%d %s) denied by policy in namespace %s in the last %s, possible breakage or probing: %s. Allow the ones that are expected, and find out why the sources of the others try to connect.", [
 			denied.total, report.plural(denied.total, "flow", "flows"),
 			denied.flows, report.plural(denied.flows, "connection", "connections"),
 			ns, report.lookback, report.first_flows(denied.groups, denied.total, n),

@@ -11,7 +11,7 @@ test_denied_flows_are_reported if {
 		with flowguard.flows as {"groups": [probe], "total": 1, "flows": 310}
 		with data.flowguard.lookback as "24h"
 	vs == {{
-		"msg": "1 flow (310 connections) denied by policy in namespace shop in the last 24h, possible breakage or probing: pub -> shop/db-*:5432/TCP (310 connections, last seen 2025-10-01T09:00:00Z)",
+		"msg": "1 flow (310 connections) denied by policy in namespace shop in the last 24h, possible breakage or probing: pub -> shop/db-*:5432/TCP (310 connections, last seen 2025-10-01T09:00:00Z). Allow the ones that are expected, and find out why the sources of the others try to connect.",
 		"details": {"total": 1, "connections": 310, "flows": [probe]},
 	}}
 }

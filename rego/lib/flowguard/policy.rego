@@ -30,6 +30,7 @@ name(obj) := sprintf("%s/%s", [ns, obj.metadata.name]) if {
 #   peer        Calico only: the source (ingress) or destination (egress) object
 #   ports       the ports list (Kubernetes ports; Calico destination.ports)
 #   not_ports   Calico destination.notPorts
+#   protocol    Calico: the rule's protocol ("" when it has none); Kubernetes: ""
 rules(obj) := {r |
 	some direction in {"ingress", "egress"}
 	some i, rule in object.get(obj.spec, direction, [])
@@ -54,6 +55,7 @@ normalise(obj, direction, i, rule) := {
 	"peer": {},
 	"ports": object.get(rule, "ports", []),
 	"not_ports": [],
+	"protocol": "",
 } if not is_calico(obj)
 
 normalise(obj, direction, i, rule) := {
@@ -67,10 +69,105 @@ normalise(obj, direction, i, rule) := {
 	"peer": peer,
 	"ports": object.get(rule, ["destination", "ports"], []),
 	"not_ports": object.get(rule, ["destination", "notPorts"], []),
+	"protocol": object.get(rule, "protocol", ""),
 } if {
 	is_calico(obj)
 	peer := object.get(rule, calico_peer_field[direction], {})
 }
+
+# rule_text describes a normalised rule's peers and ports for messages: "from pods app=web in
+# namespaces team=shop on TCP/8080", "to 10.0.0.0/8 on any port".
+rule_text(r) := sprintf("%s %s on %s", [peer_word[r.direction], peers_text(r), ports_text(r)])
+
+peer_word := {"ingress": "from", "egress": "to"}
+
+peers_text(r) := "any peer" if {
+	not r.calico
+	count(r.peers) == 0
+} else := concat(" or ", [k8s_peer_text(p) | some p in r.peers]) if {
+	not r.calico
+} else := calico_peer_text(r.peer)
+
+k8s_peer_text(p) := sprintf("%s except %s", [p.ipBlock.cidr, concat(", ", p.ipBlock.except)]) if {
+	count(object.get(p.ipBlock, "except", [])) > 0
+} else := p.ipBlock.cidr if {
+	p.ipBlock
+} else := sprintf("%s in %s", [
+	selection_text("pods", "every pod", object.get(p, "podSelector", {})),
+	selection_text("namespaces", "every namespace", p.namespaceSelector),
+]) if {
+	p.namespaceSelector
+} else := selection_text("pods", "every pod", object.get(p, "podSelector", {}))
+
+# selection_text describes a label selector: "pods app=web", "pods app=web and matching 1 expression".
+selection_text(what, all, sel) := all if {
+	count(object.get(sel, "matchLabels", {})) == 0
+	count(object.get(sel, "matchExpressions", [])) == 0
+} else := sprintf("%s %s", [what, concat(" and ", array.concat(
+	[label_text(object.get(sel, "matchLabels", {})) | count(object.get(sel, "matchLabels", {})) > 0],
+	[sprintf("matching %d %s", [n, expression_word(n)]) | n := count(object.get(sel, "matchExpressions", [])); n > 0],
+))])
+
+expression_word(1) := "expression"
+
+expression_word(n) := "expressions" if n != 1
+
+calico_peer_text(peer) := "any peer" if {
+	count([k | some k, _ in peer; not k in {"ports", "notPorts"}]) == 0
+} else := concat(" ", [part |
+	some field in ["selector", "notSelector", "namespaceSelector", "serviceAccounts", "services", "nets", "notNets"]
+	peer[field]
+	part := calico_part(field, peer[field])
+])
+
+calico_part("selector", v) := sprintf("endpoints where %s", [v])
+
+calico_part("notSelector", v) := sprintf("endpoints where not (%s)", [v])
+
+calico_part("namespaceSelector", v) := sprintf("in namespaces where %s", [v])
+
+calico_part("serviceAccounts", v) := sprintf("with service accounts %s", [json.marshal(v)])
+
+calico_part("services", v) := sprintf("behind service %s", [json.marshal(v)])
+
+calico_part("nets", v) := concat(", ", v)
+
+calico_part("notNets", v) := sprintf("not %s", [concat(", ", v)])
+
+# ports_text describes a normalised rule's ports: "TCP/8080, UDP/53", "TCP/any port", "any port".
+ports_text(r) := "any port" if {
+	count(r.ports) == 0
+	count(r.not_ports) == 0
+	r.protocol == ""
+} else := sprintf("%v/any port", [r.protocol]) if {
+	count(r.ports) == 0
+	count(r.not_ports) == 0
+} else := concat(", ", array.concat(
+	[port_text(r, p) | some p in r.ports],
+	[sprintf("not %s", [port_text(r, p)]) | some p in r.not_ports],
+))
+
+port_text(r, p) := sprintf("%v/%v", [r.protocol, p]) if r.calico
+
+port_text(r, p) := sprintf("%s/%v-%v", [object.get(p, "protocol", "TCP"), p.port, p.endPort]) if {
+	not r.calico
+	p.endPort
+} else := sprintf("%s/%v", [object.get(p, "protocol", "TCP"), p.port]) if {
+	not r.calico
+	p.port
+} else := sprintf("%s/any port", [object.get(p, "protocol", "TCP")]) if not r.calico
+
+# subject_text names what a policy applies to: "pods app=web", "every pod in namespace shop",
+# "endpoints where app == 'web'".
+subject_text(obj) := sprintf("every pod in namespace %s", [obj.metadata.namespace]) if {
+	not is_calico(obj)
+	selection_text("pods", "", obj.spec.podSelector) == ""
+} else := selection_text("pods", "", obj.spec.podSelector) if {
+	not is_calico(obj)
+} else := sprintf("endpoints where %s", [obj.spec.selector]) if {
+	trim_space(object.get(obj.spec, "selector", "")) != ""
+	trim_space(obj.spec.selector) != "all()"
+} else := "every endpoint it applies to"
 
 # every_peer explains why a normalised rule admits every peer, and is undefined otherwise.
 every_peer(r) := concat("; ", sort(reasons)) if {
@@ -99,7 +196,9 @@ open_peers(r) := {sprintf("no %s peers are listed", [r.peer_field])} if {
 	not r.calico
 	some i, p in r.peers
 	why := open_k8s_peer(p)
-} if not r.calico
+} if {
+	not r.calico
+}
 
 open_peers(r) := {sprintf("%s.%s has no selector, namespaceSelector, nets, serviceAccounts or services", [r.path, r.peer_field])} if {
 	r.calico
@@ -111,7 +210,9 @@ open_peers(r) := {sprintf("%s.%s has no selector, namespaceSelector, nets, servi
 } | {sprintf("%s.%s.namespaceSelector is all() with no selector", [r.path, r.peer_field]) |
 	trim_space(object.get(r.peer, "namespaceSelector", "")) == "all()"
 	not restricted_calico_peer(r.peer, {"namespaceSelector"})
-} if r.calico
+} if {
+	r.calico
+}
 
 open_k8s_peer(p) := sprintf("ipBlock %s with no except", [p.ipBlock.cidr]) if {
 	p.ipBlock.cidr in {"0.0.0.0/0", "::/0"}

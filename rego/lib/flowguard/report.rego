@@ -23,6 +23,32 @@ first_flows(groups, total, n) := text if {
 	text := concat(", ", [flow_text(g) | some i, g in groups; i < n])
 } else := sprintf("%s and %d more", [concat(", ", [flow_text(g) | some i, g in groups; i < n]), total - n])
 
+# denied_by says, once each, what denies the given flow groups after a change (their "after"
+# verdict, as flowguard.impact returns it): "at ingress by Calico NetworkPolicy shop/x
+# spec.ingress[1] (Deny)". Groups without a verdict add nothing.
+denied_by(groups) := concat("; ", sort({denial(g.after) | some g in groups}))
+
+# denied_clause is "; denied at ingress by ..." for a message, or "" when the groups carry no
+# verdict.
+denied_clause(groups) := sprintf("; denied %s", [text]) if {
+	text := denied_by(groups)
+	text != ""
+} else := ""
+
+denial(verdict) := sprintf("at ingress by %s", [decider("ingress", verdict.ingress)]) if {
+	verdict.ingress.allowed == false
+} else := sprintf("at egress by %s", [decider("egress", verdict.egress)]) if {
+	verdict.egress.allowed == false
+}
+
+decider(direction, d) := sprintf("%s spec.%s[%d] (%s)", [d.policy, direction, d.rule, d.action]) if {
+	d.reason == "rule"
+} else := sprintf("the end of tier %s (no rule of the policies that select the %s allows it; the last is %s)", [d.tier, end_of[direction], d.policy]) if {
+	d.reason == "tier-default"
+} else := d.decided_by
+
+end_of := {"ingress": "destination", "egress": "source"}
+
 # lookback is the window of observed traffic rules judge by, e.g. "24h".
 default lookback := "24h"
 

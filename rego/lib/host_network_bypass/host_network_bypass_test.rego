@@ -11,7 +11,7 @@ agent := {
 test_host_network_workload_without_host_endpoint_policy if {
 	vs := host_network_bypass.violation with input as {"operation": "CREATE", "object": agent}
 		with flowguard.covered as {"ingress": false, "egress": false, "host_endpoint_policies": []}
-	{v.msg | some v in vs} == {"DaemonSet monitoring/agent uses the host network: no NetworkPolicy applies to its pods and no Calico policy selects a host endpoint, so its traffic is ungoverned; drop hostNetwork or protect the nodes with host endpoint policy"}
+	{v.msg | some v in vs} == {"DaemonSet monitoring/agent uses the host network: its pods share their nodes' addresses, no NetworkPolicy applies to them and no Calico policy selects a host endpoint, so their traffic is ungoverned. Drop hostNetwork, or protect the nodes with host endpoint policy (HostEndpoints and a GlobalNetworkPolicy that selects them)."}
 }
 
 test_host_endpoint_policy_governs if {
@@ -23,4 +23,15 @@ test_pod_network_workload_passes if {
 	obj := json.patch(agent, [{"op": "replace", "path": "/spec/template/spec/hostNetwork", "value": false}])
 	count(host_network_bypass.violation) == 0 with input as {"operation": "CREATE", "object": obj}
 		with flowguard.covered as {"host_endpoint_policies": []}
+}
+
+test_the_ports_the_node_then_serves_are_named if {
+	obj := json.patch(agent, [{"op": "add", "path": "/spec/template/spec/containers", "value": [
+		{"name": "agent", "ports": [{"name": "metrics", "containerPort": 9100}, {"containerPort": 8125, "protocol": "UDP"}]},
+		{"name": "sidecar"},
+	]}])
+	some v in host_network_bypass.violation with input as {"operation": "CREATE", "object": obj}
+		with flowguard.covered as {"host_endpoint_policies": []}
+	contains(v.msg, "its pods share their nodes' addresses and listen on them on TCP/9100 (metrics), UDP/8125, no NetworkPolicy")
+	v.details.ports == ["TCP/9100 (metrics)", "UDP/8125"]
 }

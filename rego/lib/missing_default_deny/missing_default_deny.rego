@@ -25,6 +25,8 @@ directions contains "egress" if report.parameter(id, "egress", false)
 
 policy_type := {"ingress": "Ingress", "egress": "Egress"}
 
+open_to := {"ingress": "accepts traffic from every peer", "egress": "can reach every destination"}
+
 violation contains v if {
 	ns := input.object.metadata.name
 	not report.exempt(id, ns)
@@ -32,7 +34,7 @@ violation contains v if {
 	some direction in directions
 	count(denies[direction]) == 0
 	v := {
-		"msg": sprintf("Namespace %s has no default-deny for %s: a pod that no other policy selects is open; apply the NetworkPolicy in details.fix", [ns, direction]),
+		"msg": sprintf("Namespace %s has no default-deny for %s: a pod that no other policy selects %s. Apply the default deny in the fix together with allows for the traffic its pods need (`flowguard check` lists the flows it would cut; `flowguard recommend` writes the allows).", [ns, direction, open_to[direction]]),
 		"details": {
 			"direction": direction,
 			"fix": {

@@ -10,7 +10,7 @@ test_namespace_without_default_deny if {
 	vs := missing_default_deny.violation with input as audit
 		with flowguard.default_deny as {"ingress": [], "egress": []}
 	some v in vs
-	v.msg == "Namespace shop has no default-deny for ingress: a pod that no other policy selects is open; apply the NetworkPolicy in details.fix"
+	v.msg == "Namespace shop has no default-deny for ingress: a pod that no other policy selects accepts traffic from every peer. Apply the default deny in the fix together with allows for the traffic its pods need (`flowguard check` lists the flows it would cut; `flowguard recommend` writes the allows)."
 	v.details.fix.spec == {"podSelector": {}, "policyTypes": ["Ingress"]}
 	count(vs) == 1
 }

@@ -19,7 +19,7 @@ import data.flowguard.policy
 violation contains v if {
 	some s in flowguard.shadowed(input.object)
 	v := {
-		"msg": sprintf("%s: %s rule %s can never decide: %s", [policy.describe(input.object), s.direction, s.path, s.reason]),
+		"msg": sprintf("%s: %s rule %s can never decide: %s. If it is meant to take effect, place it before %s; otherwise remove it.", [policy.describe(input.object), s.direction, s.path, s.reason, s.by]),
 		"details": {"direction": s.direction, "path": s.path, "by": s.by},
 	}
 }

@@ -12,7 +12,7 @@ test_rule_after_a_catch_all_is_shadowed if {
 	vs := shadowed_rule.violation with input as {"operation": "AUDIT", "object": gnp}
 		with flowguard.shadowed as [{"direction": "ingress", "index": 1, "path": "spec.ingress[1]", "by": "GlobalNetworkPolicy edge spec.ingress[0]", "reason": "spec.ingress[0] (Deny) matches every packet this rule matches"}]
 	vs == {{
-		"msg": "GlobalNetworkPolicy edge: ingress rule spec.ingress[1] can never decide: spec.ingress[0] (Deny) matches every packet this rule matches",
+		"msg": "GlobalNetworkPolicy edge: ingress rule spec.ingress[1] can never decide: spec.ingress[0] (Deny) matches every packet this rule matches. If it is meant to take effect, place it before GlobalNetworkPolicy edge spec.ingress[0]; otherwise remove it.",
 		"details": {"direction": "ingress", "path": "spec.ingress[1]", "by": "GlobalNetworkPolicy edge spec.ingress[0]"},
 	}}
 }

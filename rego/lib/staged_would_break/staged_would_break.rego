@@ -28,13 +28,15 @@ violation contains v if {
 	impact := flowguard.impact(input.object, null, "CREATE")
 	impact.broken_total > 0
 	n := report.parameter(id, "max_flows_listed", 5)
+	listed := [g | some i, g in impact.broken; i < n]
 	v := {
-		"msg": sprintf("%s, if enforced, would deny %d observed %s (%d %s) allowed in the last %s: %s", [
+		"msg": sprintf("%s, if enforced, would deny %d observed %s (%d %s) allowed in the last %s: %s%s. Add Allow rules for them before enforcing it, or leave it staged.", [
 			policy.describe(input.object),
 			impact.broken_total, report.plural(impact.broken_total, "flow", "flows"),
 			impact.broken_flows, report.plural(impact.broken_flows, "connection", "connections"),
 			report.lookback, report.first_flows(impact.broken, impact.broken_total, n),
+			report.denied_clause(listed),
 		]),
-		"details": {"total": impact.broken_total, "connections": impact.broken_flows, "flows": [g | some i, g in impact.broken; i < n]},
+		"details": {"total": impact.broken_total, "connections": impact.broken_flows, "flows": listed},
 	}
 }

@@ -34,7 +34,7 @@ directions contains "ingress"
 
 directions contains "egress" if report.parameter(id, "egress", false)
 
-open_to := {"ingress": "accepts traffic from every peer", "egress": "can reach every destination"}
+open_to := {"ingress": "accept traffic from every peer", "egress": "can reach every destination"}
 
 violation contains v if {
 	input.operation != "DELETE"
@@ -46,9 +46,9 @@ violation contains v if {
 	some direction in directions
 	not coverage[direction]
 	v := {
-		"msg": sprintf("%s is not selected by any network policy for %s: it %s; add a policy that selects its pods (%s) or a default-deny in namespace %s", [
-			policy.describe(obj), direction, open_to[direction],
-			policy.label_text(policy.pod_labels(obj)), obj.metadata.namespace,
+		"msg": sprintf("%s is not selected by any network policy for %s: its pods (%s) %s. Add a policy that selects them and allows only what they need, or a default deny in namespace %s (`flowguard recommend` writes both from observed traffic).", [
+			policy.describe(obj), direction, policy.label_text(policy.pod_labels(obj)),
+			open_to[direction], obj.metadata.namespace,
 		]),
 		"details": {"direction": direction, "labels": policy.pod_labels(obj)},
 	}

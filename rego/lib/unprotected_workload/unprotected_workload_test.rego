@@ -17,7 +17,7 @@ test_uncovered_workload_is_warned if {
 	vs := unprotected_workload.violation with input as {"operation": "CREATE", "object": deployment}
 		with flowguard.covered as uncovered
 	vs == {{
-		"msg": "Deployment shop/api is not selected by any network policy for ingress: it accepts traffic from every peer; add a policy that selects its pods (app=api,tier=backend) or a default-deny in namespace shop",
+		"msg": "Deployment shop/api is not selected by any network policy for ingress: its pods (app=api,tier=backend) accept traffic from every peer. Add a policy that selects them and allows only what they need, or a default deny in namespace shop (`flowguard recommend` writes both from observed traffic).",
 		"details": {"direction": "ingress", "labels": {"app": "api", "tier": "backend"}},
 	}}
 }

@@ -39,7 +39,7 @@ violation contains v if {
 	wide := widths(r, u)
 	count(wide) > 0
 	v := {
-		"msg": sprintf("%s: %s rule %s allows %s, but in the last %s carried only %d %s %s %s on %s (last seen %s); narrow it to those peers and ports (the fix has the narrowed rule)", [
+		"msg": sprintf("%s: %s rule %s allows %s, but in the last %s carried only %d %s %s %s on %s (last seen %s). Narrow it to those peers and ports: the fix has the narrowed rule.", [
 			policy.describe(input.object), u.direction, u.path, concat(" and ", [wide[k] | some k in sort(object.keys(wide))]),
 			report.lookback, u.flows, report.plural(u.flows, "connection", "connections"),
 			preposition[u.direction], concat(", ", [report.peer_text(p) | some p in u.peer_names]),

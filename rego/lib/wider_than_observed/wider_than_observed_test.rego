@@ -21,7 +21,7 @@ test_allow_all_carrying_one_peer_on_one_port if {
 		with flowguard.rule_usage as usage(40)
 		with data.flowguard.lookback as "24h"
 	some v in vs
-	v.msg == "NetworkPolicy shop/api: ingress rule spec.ingress[0] allows wide peers (no from peers are listed) and every port (no ports are listed), but in the last 24h carried only 40 connections from shop/web-* on TCP/8080 (last seen 2025-10-01T10:00:00Z); narrow it to those peers and ports (the fix has the narrowed rule)"
+	v.msg == "NetworkPolicy shop/api: ingress rule spec.ingress[0] allows wide peers (no from peers are listed) and every port (no ports are listed), but in the last 24h carried only 40 connections from shop/web-* on TCP/8080 (last seen 2025-10-01T10:00:00Z). Narrow it to those peers and ports: the fix has the narrowed rule."
 	v.details.fix == narrowed
 	v.details.allowed == {"peers": "wide peers (no from peers are listed)", "ports": "every port (no ports are listed)"}
 }

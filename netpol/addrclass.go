@@ -21,7 +21,7 @@ type addrAtoms struct {
 
 func buildAddrAtoms(c *Cluster, ix *identityIndex) *addrAtoms {
 	var cuts []netip.Prefix
-	for _, p := range c.policies.m {
+	for _, p := range c.policies.all() {
 		cuts = policyCuts(cuts, p)
 	}
 	for _, s := range ix.sets {

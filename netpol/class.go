@@ -79,10 +79,10 @@ func resolve(ix *identityIndex, c *Cluster, ep *Endpoint) *resolution {
 	case EndpointExternal:
 		if len(ep.IPs) == 1 {
 			// An address the cluster knows is that pod or host.
-			if w, ok := ix.byIP[ep.IPs[0]]; ok {
+			if w := ix.podAt(ep.IPs[0]); w != nil {
 				cl.kind, cl.ns, cl.workload = EndpointWorkload, w.Namespace, w
 				labels, cl.sa, cl.ports = w.Labels, w.ServiceAccount, w.Ports
-			} else if h, ok := ix.hostByIP[ep.IPs[0]]; ok {
+			} else if h, ok := ix.hosts.byIP[ep.IPs[0]]; ok {
 				cl.kind, cl.host = EndpointHost, h
 			}
 		}
@@ -99,7 +99,7 @@ func resolve(ix *identityIndex, c *Cluster, ep *Endpoint) *resolution {
 			labels, cl.sa, cl.ports, cl.ips = w.Labels, w.ServiceAccount, w.Ports, w.IPs
 		}
 	case EndpointHost:
-		if h, ok := ix.hosts[ep.Name]; ok {
+		if h, ok := ix.hosts.byName[ep.Name]; ok {
 			cl.host = h
 		} else if h := ix.hostOnNode(ep.Name); h != nil {
 			// Flow logs may name a host endpoint by its node.

@@ -41,56 +41,27 @@ type HostEndpoint struct {
 	Profiles []string
 }
 
-// cow is a map shared between cluster copies until one of them writes to it.
-type cow[K comparable, V any] struct {
-	m      map[K]V
-	shared bool
-}
-
-func (c *cow[K, V]) set(k K, v V) {
-	c.own()
-	c.m[k] = v
-}
-
-func (c *cow[K, V]) del(k K) bool {
-	if _, ok := c.m[k]; !ok {
-		return false
-	}
-	c.own()
-	delete(c.m, k)
-	return true
-}
-
-func (c *cow[K, V]) own() {
-	if c.shared || c.m == nil {
-		c.m = maps.Clone(c.m)
-		if c.m == nil {
-			c.m = map[K]V{}
-		}
-		c.shared = false
-	}
-}
-
 // Cluster is the set of objects policy semantics depend on. Objects are defaulted, validated
 // and (policies, tiers, sets) compiled when added. A Cluster is not safe for concurrent
 // mutation; Clone is cheap (copy-on-write), and an Engine works on its own frozen clone.
 type Cluster struct {
 	namespaces  cow[string, *corev1.Namespace]
-	pods        cow[nsName, *corev1.Pod]
-	controllers cow[WorkloadRef, runtime.Object]
-	accounts    cow[nsName, *corev1.ServiceAccount]
+	pods        nsCow[nsName, *corev1.Pod]
+	controllers nsCow[WorkloadRef, runtime.Object]
+	accounts    nsCow[nsName, *corev1.ServiceAccount]
 	services    cow[nsName, *corev1.Service]
-	policies    cow[PolicyRef, *Policy]
+	policies    nsCow[PolicyRef, *Policy]
 	tiers       cow[string, *Tier]
 	sets        cow[nsName, *NetworkSet]
 	hosts       cow[string, *HostEndpoint]
 
-	// ids is derived from the identity objects (everything but policies and tiers) and
-	// rebuilt lazily after they change, namespace by namespace; it is immutable and shared
-	// between clones. dirtyNS and dirtyGlobal say what changed since it was built.
-	ids         *identityIndex
-	dirtyNS     map[string]bool
-	dirtyGlobal bool
+	// ids is derived from the identity objects (everything but namespaces, policies and
+	// tiers) and rebuilt lazily after they change, namespace by namespace; it is immutable
+	// and shared between clones. dirtyNS, dirtySets and dirtyHosts say what changed since it
+	// was built.
+	ids                   *identityIndex
+	dirtyNS               map[string]bool
+	dirtySets, dirtyHosts bool
 	// frozen marks an engine's snapshot: it is never written again, so cloning it (from
 	// concurrent WithChange calls) must not write either.
 	frozen bool
@@ -112,8 +83,11 @@ func (c *Cluster) Clone() *Cluster {
 
 // share marks every map as shared with copies, so that the next write copies it first.
 func (c *Cluster) share() {
-	c.namespaces.shared, c.pods.shared, c.controllers.shared = true, true, true
-	c.accounts.shared, c.services.shared, c.policies.shared = true, true, true
+	c.pods.share()
+	c.controllers.share()
+	c.accounts.share()
+	c.policies.share()
+	c.namespaces.shared, c.services.shared = true, true
 	c.tiers.shared, c.sets.shared, c.hosts.shared = true, true, true
 }
 
@@ -122,18 +96,6 @@ func (c *Cluster) share() {
 func (c *Cluster) freeze() {
 	c.share()
 	c.frozen = true
-}
-
-// touch records that identity objects changed: in namespace ns, or global ones.
-func (c *Cluster) touch(ns string, global bool) {
-	if global {
-		c.dirtyGlobal = true
-		return
-	}
-	if c.dirtyNS == nil {
-		c.dirtyNS = map[string]bool{}
-	}
-	c.dirtyNS[ns] = true
 }
 
 // Add creates or replaces obj (a typed object of a kind netpol reads). The object is
@@ -216,15 +178,21 @@ func (c *Cluster) add(obj runtime.Object, src Source) *ObjectError {
 	return nil
 }
 
-// touchFor marks what an added or removed object changes in the identity index.
+// touchFor marks what an added or removed object changes in the identity index: namespaces,
+// policies and tiers are not in it.
 func (c *Cluster) touchFor(obj runtime.Object, ns string) {
 	switch obj.(type) {
-	case *corev1.Namespace, *calicov3.NetworkSet, *calicov3.GlobalNetworkSet, *calicov3.HostEndpoint:
-		c.touch("", true)
-	case *calicov3.Tier:
+	case *corev1.Namespace, *calicov3.Tier:
+	case *calicov3.NetworkSet, *calicov3.GlobalNetworkSet:
+		c.dirtySets = true
+	case *calicov3.HostEndpoint:
+		c.dirtyHosts = true
 	default:
 		if _, isPolicy := policyRefOf(obj); !isPolicy {
-			c.touch(ns, false)
+			if c.dirtyNS == nil {
+				c.dirtyNS = map[string]bool{}
+			}
+			c.dirtyNS[ns] = true
 		}
 	}
 }
@@ -336,13 +304,16 @@ func compileHostEndpoint(h *calicov3.HostEndpoint) (*HostEndpoint, field.ErrorLi
 
 // Policies returns every policy, staged ones included, ordered by kind, namespace and name.
 func (c *Cluster) Policies() []*Policy {
-	out := slices.Collect(maps.Values(c.policies.m))
+	var out []*Policy
+	for _, p := range c.policies.all() {
+		out = append(out, p)
+	}
 	slices.SortFunc(out, func(a, b *Policy) int { return compareRefs(a.Ref, b.Ref) })
 	return out
 }
 
 // Policy returns the policy ref names, or nil.
-func (c *Cluster) Policy(ref PolicyRef) *Policy { return c.policies.m[ref] }
+func (c *Cluster) Policy(ref PolicyRef) *Policy { return c.policies.lookup(ref) }
 
 func compareRefs(a, b PolicyRef) int {
 	if a.Kind != b.Kind {

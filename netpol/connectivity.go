@@ -121,7 +121,7 @@ func newConnectivity(e *Engine) *connectivity {
 	cx := &connectivity{e: e, members: map[*class][]*WorkloadRef{}, byNS: map[string][]*class{},
 		byLabel: map[selector.Requirement][]*class{}}
 	cx.sides[Ingress], cx.sides[Egress] = map[*class]*sideResult{}, map[*class]*sideResult{}
-	for _, w := range e.ids.ordered {
+	for _, w := range e.ids.workloads() {
 		cl := e.classOf(WorkloadEndpoint(w.WorkloadRef))
 		if _, seen := cx.members[cl]; !seen {
 			cx.classes = append(cx.classes, cl)

@@ -343,10 +343,14 @@ func tryChange(rng *rand.Rand, s *objectSet, conns []netpol.Connection) (change,
 	case 11:
 		p := pick[*corev1.Pod](rng, s)
 		n := p.DeepCopy()
-		switch rng.IntN(3) {
+		switch rng.IntN(4) {
 		case 0:
 			n.Labels["app"] = randomApp(rng)
 			return upd("relabel Pod "+p.Namespace+"/"+p.Name, p, n)
+		case 2:
+			// Share another pod's address, as a stale pod object may.
+			n.Status = pick[*corev1.Pod](rng, s).Status
+			return upd("readdress Pod "+p.Namespace+"/"+p.Name+" to "+n.Status.PodIP, p, n)
 		case 1:
 			// Take an address flows saw from outside.
 			for _, c := range conns[rng.IntN(len(conns)):] {

@@ -1,10 +1,12 @@
 package netpol
 
 import (
+	"iter"
 	"maps"
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -33,20 +35,24 @@ type service struct {
 	ports    []corev1.ServicePort
 }
 
-// identityIndex is everything derived from the identity objects (namespaces, workloads, pods,
-// service accounts, services, sets, hosts): workloads with their pods folded in, and the
-// lookups endpoint resolution needs. It is immutable once built; a change to one namespace's
-// objects builds a new index that shares every other namespace's part.
+// identityIndex is everything derived from the identity objects (workloads, pods, service
+// accounts, services, sets, hosts): workloads with their pods folded in, and the lookups
+// endpoint resolution needs. Namespace labels are read from the cluster. It is immutable once
+// built; a change to one namespace's objects builds a new index that shares every other
+// namespace's part, and a change to sets or hosts one that shares the namespaces.
 type identityIndex struct {
-	byNS       map[string]*nsIdentities
-	ordered    []*Workload                  // every workload, by namespace, name, kind
-	byIP       map[netip.Addr]*Workload     // pod addresses
-	nsLabels   map[string]selector.Map      // namespaces with objects
-	namespaces []string                     // namespaces with objects, sorted
-	sets       []*NetworkSet                // every set
-	setByName  map[nsName]*NetworkSet       //
-	hosts      map[string]*HostEndpoint     //
-	hostByIP   map[netip.Addr]*HostEndpoint //
+	byNS      map[string]*nsIdentities
+	all       *workloadList // every workload, by namespace, name, kind
+	pods      *podAddrs     // pod addresses
+	sets      []*NetworkSet // every set
+	setByName map[nsName]*NetworkSet
+	hosts     *hostIndex
+}
+
+// hostIndex finds host endpoints by name and address.
+type hostIndex struct {
+	byName map[string]*HostEndpoint
+	byIP   map[netip.Addr]*HostEndpoint
 }
 
 // nsIdentities is one namespace's part of the index.
@@ -61,6 +67,8 @@ type nsIdentities struct {
 	byGenerateName map[string]*Workload
 	saLabels       map[string]selector.Map
 	services       []*service
+	// byIP finds workloads by pod address (the last in ordered wins, should pods share one).
+	byIP map[netip.Addr]*Workload
 }
 
 var emptyNS = &nsIdentities{}
@@ -82,12 +90,12 @@ func (c *Cluster) identities() *identityIndex {
 	switch {
 	case c.ids == nil:
 		c.ids = buildIdentities(c)
-	case c.dirtyGlobal || len(c.dirtyNS) > 0:
+	case c.dirtySets || c.dirtyHosts || len(c.dirtyNS) > 0:
 		c.ids = c.ids.update(c)
 	default:
 		return c.ids
 	}
-	c.dirtyGlobal, c.dirtyNS = false, nil
+	c.dirtySets, c.dirtyHosts, c.dirtyNS = false, false, nil
 	return c.ids
 }
 
@@ -101,82 +109,70 @@ type clusterObjects struct {
 
 func buildIdentities(c *Cluster) *identityIndex {
 	ix := &identityIndex{byNS: map[string]*nsIdentities{}}
-	ix.buildGlobal(c)
-	objs := map[string]*clusterObjects{}
-	get := func(ns string) *clusterObjects {
-		o, ok := objs[ns]
-		if !ok {
-			o = &clusterObjects{}
-			objs[ns] = o
-		}
-		return o
-	}
-	for ref, obj := range c.controllers.m {
-		get(ref.Namespace).controllers = append(get(ref.Namespace).controllers, obj)
-	}
-	for k, p := range c.pods.m {
-		get(k.Namespace).pods = append(get(k.Namespace).pods, p)
-	}
-	for k, sa := range c.accounts.m {
-		get(k.Namespace).accounts = append(get(k.Namespace).accounts, sa)
-	}
+	ix.buildSets(c)
+	ix.buildHosts(c)
+	services := map[string][]*corev1.Service{}
 	for k, s := range c.services.m {
-		get(k.Namespace).services = append(get(k.Namespace).services, s)
+		services[k.Namespace] = append(services[k.Namespace], s)
 	}
-	for ns, o := range objs {
-		ix.byNS[ns] = buildNamespace(o)
+	names := map[string]bool{}
+	for _, parts := range []iter.Seq[string]{maps.Keys(c.controllers.parts), maps.Keys(c.pods.parts),
+		maps.Keys(c.accounts.parts), maps.Keys(services)} {
+		for ns := range parts {
+			names[ns] = true
+		}
 	}
-	ix.collect()
+	for ns := range names {
+		ix.byNS[ns] = buildNamespace(namespaceObjects(c, ns, services[ns]))
+	}
+	ix.all, ix.pods = &workloadList{}, buildPodAddrs(ix.byNS)
 	return ix
 }
 
+// namespaceObjects gathers one namespace's identity objects; services are given, since the
+// cluster does not keep them by namespace.
+func namespaceObjects(c *Cluster, ns string, services []*corev1.Service) *clusterObjects {
+	o := &clusterObjects{services: services}
+	for _, obj := range c.controllers.inNamespace(ns) {
+		o.controllers = append(o.controllers, obj)
+	}
+	for _, p := range c.pods.inNamespace(ns) {
+		o.pods = append(o.pods, p)
+	}
+	for _, sa := range c.accounts.inNamespace(ns) {
+		o.accounts = append(o.accounts, sa)
+	}
+	return o
+}
+
 // update returns a new index for c, rebuilding only the namespaces marked dirty (and the
-// global part when marked) and sharing the rest with ix.
+// sets or hosts when marked) and sharing the rest with ix.
 func (ix *identityIndex) update(c *Cluster) *identityIndex {
 	next := *ix
-	if c.dirtyGlobal {
-		next.buildGlobal(c)
+	if c.dirtySets {
+		next.buildSets(c)
+	}
+	if c.dirtyHosts {
+		next.buildHosts(c)
 	}
 	if len(c.dirtyNS) > 0 {
 		next.byNS = maps.Clone(ix.byNS)
 		for ns := range c.dirtyNS {
-			o := &clusterObjects{}
-			for ref, obj := range c.controllers.m {
-				if ref.Namespace == ns {
-					o.controllers = append(o.controllers, obj)
-				}
-			}
-			for k, p := range c.pods.m {
-				if k.Namespace == ns {
-					o.pods = append(o.pods, p)
-				}
-			}
-			for k, sa := range c.accounts.m {
-				if k.Namespace == ns {
-					o.accounts = append(o.accounts, sa)
-				}
-			}
+			var services []*corev1.Service
 			for k, s := range c.services.m {
 				if k.Namespace == ns {
-					o.services = append(o.services, s)
+					services = append(services, s)
 				}
 			}
-			next.byNS[ns] = buildNamespace(o)
+			next.byNS[ns] = buildNamespace(namespaceObjects(c, ns, services))
 		}
-		next.collect()
+		next.all, next.pods = &workloadList{}, ix.pods.update(next.byNS, c.dirtyNS)
 	}
 	return &next
 }
 
-// buildGlobal derives the namespace labels, sets and hosts.
-func (ix *identityIndex) buildGlobal(c *Cluster) {
-	ix.nsLabels, ix.namespaces = map[string]selector.Map{}, nil
-	for name := range c.namespaces.m {
-		l, _ := c.NamespaceLabels(name)
-		ix.nsLabels[name] = l
-		ix.namespaces = append(ix.namespaces, name)
-	}
-	slices.Sort(ix.namespaces)
+// buildSets derives the network sets.
+func (ix *identityIndex) buildSets(c *Cluster) {
 	ix.sets, ix.setByName = nil, map[nsName]*NetworkSet{}
 	for _, s := range c.sets.m {
 		ix.sets = append(ix.sets, s)
@@ -185,29 +181,33 @@ func (ix *identityIndex) buildGlobal(c *Cluster) {
 	slices.SortFunc(ix.sets, func(a, b *NetworkSet) int {
 		return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
 	})
-	ix.hosts, ix.hostByIP = map[string]*HostEndpoint{}, map[netip.Addr]*HostEndpoint{}
+}
+
+// buildHosts derives the host endpoints.
+func (ix *identityIndex) buildHosts(c *Cluster) {
+	ix.hosts = &hostIndex{byName: map[string]*HostEndpoint{}, byIP: map[netip.Addr]*HostEndpoint{}}
 	for name, h := range c.hosts.m {
-		ix.hosts[name] = h
+		ix.hosts.byName[name] = h
 		for _, ip := range h.IPs {
-			ix.hostByIP[ip] = h
+			ix.hosts.byIP[ip] = h
 		}
 	}
 }
 
-// collect rebuilds the cross-namespace lists from the per-namespace parts.
-func (ix *identityIndex) collect() {
-	names := slices.Sorted(maps.Keys(ix.byNS))
-	ix.ordered = ix.ordered[:0:0]
-	ix.byIP = map[netip.Addr]*Workload{}
-	for _, ns := range names {
-		n := ix.byNS[ns]
-		ix.ordered = append(ix.ordered, n.ordered...)
-		for _, w := range n.ordered {
-			for _, ip := range w.IPs {
-				ix.byIP[ip] = w
-			}
+// workloadList is every workload of an index, listed on first use.
+type workloadList struct {
+	once sync.Once
+	list []*Workload
+}
+
+// workloads returns every workload, by namespace, name and kind.
+func (ix *identityIndex) workloads() []*Workload {
+	ix.all.once.Do(func() {
+		for _, ns := range slices.Sorted(maps.Keys(ix.byNS)) {
+			ix.all.list = append(ix.all.list, ix.byNS[ns].ordered...)
 		}
-	}
+	})
+	return ix.all.list
 }
 
 // buildNamespace folds one namespace's pods into their workloads.
@@ -284,8 +284,12 @@ func buildNamespace(o *clusterObjects) *nsIdentities {
 	slices.SortFunc(n.ordered, func(a, b *Workload) int {
 		return strings.Compare(a.Name+"/"+a.Kind, b.Name+"/"+b.Kind)
 	})
+	n.byIP = map[netip.Addr]*Workload{}
 	for _, w := range n.ordered {
 		slices.Sort(w.Pods)
+		for _, ip := range w.IPs {
+			n.byIP[ip] = w
+		}
 	}
 	return n
 }
@@ -378,15 +382,13 @@ func (ix *identityIndex) resolveName(ns, name, kind string, labels selector.Labe
 
 // knows reports whether an address belongs to a pod or host endpoint of the cluster.
 func (ix *identityIndex) knows(ip netip.Addr) bool {
-	_, pod := ix.byIP[ip]
-	_, host := ix.hostByIP[ip]
-	return pod || host
+	return ix.podAt(ip) != nil || ix.hosts.byIP[ip] != nil
 }
 
 // hostOnNode returns the host endpoint of a node (the first by name), or nil.
 func (ix *identityIndex) hostOnNode(node string) *HostEndpoint {
 	var best *HostEndpoint
-	for _, h := range ix.hosts {
+	for _, h := range ix.hosts.byName {
 		if h.Node == node && (best == nil || h.Name < best.Name) {
 			best = h
 		}

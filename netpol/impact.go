@@ -35,15 +35,13 @@ func PendingImpact(before, after *Engine, conns []Connection) []ImpactedConnecti
 func impact(v view, before, after *Engine, conns []Connection) []ImpactedConnection {
 	changes, related := lineage(before, after)
 	t := toucher{v: v, e: before, changes: changes}
-	// A change to identity objects may also give an address to another pod or host.
-	moved := before.ids != after.ids
 	var out []ImpactedConnection
 	for i := range conns {
 		c := &conns[i]
 		if related {
 			s, d := before.classOf(c.Src), before.classOf(c.Dst)
 			if !t.touched(s, Egress) && !t.touched(d, Ingress) &&
-				!(moved && (addressMoved(before.ids, after.ids, c.Src) || addressMoved(before.ids, after.ids, c.Dst))) {
+				!addressMoved(before.ids, after.ids, c.Src) && !addressMoved(before.ids, after.ids, c.Dst) {
 				continue
 			}
 		}
@@ -65,11 +63,11 @@ func impact(v view, before, after *Engine, conns []Connection) []ImpactedConnect
 // stopped or started belonging to one) in after than in before. Workloads and hosts are
 // compared by pointer: the index rebuilds every object of what changed.
 func addressMoved(before, after *identityIndex, ep *Endpoint) bool {
-	if ep.Kind != EndpointExternal || len(ep.IPs) != 1 {
+	if ep.Kind != EndpointExternal || len(ep.IPs) != 1 || before.pods == after.pods && before.hosts == after.hosts {
 		return false
 	}
 	ip := ep.IPs[0]
-	return before.byIP[ip] != after.byIP[ip] || before.hostByIP[ip] != after.hostByIP[ip]
+	return before.podAt(ip) != after.podAt(ip) || before.hosts.byIP[ip] != after.hosts.byIP[ip]
 }
 
 // sameDecision compares outcomes and what decided them, policies by identity rather than

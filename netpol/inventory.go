@@ -20,18 +20,18 @@ func (c *Cluster) Namespaces() []*corev1.Namespace {
 // and pods no controller owns, with their pods folded in, sorted by namespace, name and kind.
 // They must not be modified.
 func (c *Cluster) Workloads() []*Workload {
-	return c.identities().ordered
+	return c.identities().workloads()
 }
 
 // WorkloadObject returns the object a workload was read from (a Pod or a controller), or nil.
 func (c *Cluster) WorkloadObject(ref WorkloadRef) runtime.Object {
 	if ref.Kind == "Pod" {
-		if p, ok := c.pods.m[nsName{ref.Namespace, ref.Name}]; ok {
+		if p, ok := c.pods.get(nsName{ref.Namespace, ref.Name}); ok {
 			return p
 		}
 		return nil
 	}
-	return c.controllers.m[ref]
+	return c.controllers.lookup(ref)
 }
 
 // HostEndpoints returns the Calico host endpoints, sorted by name. They must not be modified.

@@ -32,7 +32,7 @@ type policyScope struct {
 func buildPolicySet(c *Cluster, v view) *policySet {
 	var pols []*Policy
 	if v == viewEnforced {
-		for _, p := range c.policies.m {
+		for _, p := range c.policies.all() {
 			if !p.Ref.Kind.Staged() {
 				pols = append(pols, p)
 			}
@@ -158,12 +158,12 @@ func (sc *policyScope) remove(p *Policy) {
 // (or create) their enforced twin, Delete removes it, Ignore does nothing.
 func pendingPolicies(c *Cluster) []*Policy {
 	byRef := map[PolicyRef]*Policy{}
-	for ref, p := range c.policies.m {
+	for ref, p := range c.policies.all() {
 		if !ref.Kind.Staged() {
 			byRef[ref] = p
 		}
 	}
-	for ref, p := range c.policies.m {
+	for ref, p := range c.policies.all() {
 		if !ref.Kind.Staged() || p.StagedAction == StagedIgnore {
 			continue
 		}
@@ -188,14 +188,14 @@ func member(c *Cluster, v view, ref PolicyRef) *Policy {
 	enforced := PolicyRef{Kind: ref.Kind.Enforced(), Namespace: ref.Namespace, Name: ref.Name}
 	if v == viewPending {
 		staged := PolicyRef{Kind: enforced.Kind.stagedTwin(), Namespace: ref.Namespace, Name: ref.Name}
-		if p := c.policies.m[staged]; p != nil && p.StagedAction != StagedIgnore {
+		if p := c.policies.lookup(staged); p != nil && p.StagedAction != StagedIgnore {
 			if p.StagedAction == StagedDelete {
 				return nil
 			}
 			return p
 		}
 	}
-	return c.policies.m[enforced]
+	return c.policies.lookup(enforced)
 }
 
 // candidates returns the policies that select cl, in evaluation order, looking only at the

@@ -168,14 +168,27 @@ func Recommend(ctx context.Context, cluster *netpol.Cluster, graph *flows.Graph,
 	return out, nil
 }
 
-// Objects returns every object in the order to apply them: cluster-scoped first, then each
-// namespace's.
+// Objects returns every object in the order to apply them, so that `kubectl apply` of the list
+// never cuts observed traffic while it is half applied: cluster-scoped objects, then the
+// policies of single workloads (each allows what it isolates), then the namespace-wide
+// allowances (the DNS allowance isolates every pod of its namespace for egress), and the
+// default denies last.
 func (r *Result) Objects() []client.Object {
 	out := slices.Clone(r.ClusterObjects)
+	var namespaceWide, denies []client.Object
 	for _, n := range r.Namespaces {
-		out = append(out, n.Objects...)
+		for _, obj := range n.Objects {
+			switch obj.GetName() {
+			case DefaultDenyName:
+				denies = append(denies, obj)
+			case AllowDNSName:
+				namespaceWide = append(namespaceWide, obj)
+			default:
+				out = append(out, obj)
+			}
+		}
 	}
-	return out
+	return slices.Concat(out, namespaceWide, denies)
 }
 
 // Namespace returns the recommendation for one namespace, or nil.

@@ -334,3 +334,42 @@ policyTypes:
 		})
 	}
 }
+
+// Applying the list in order must never cut observed traffic half way: every namespace's
+// allows come before any default deny.
+func TestObjectsApplyAllowsBeforeDefaultDenies(t *testing.T) {
+	objs := append(shop(), namespace("storefront"), deployment("storefront", "web", withLabels("app=web")))
+	web := wep("storefront", "web-*", "app=web")
+	r, err := Recommend(context.Background(), newCluster(t, objs...), newGraph(t,
+		flow(web, api, flows.ProtoTCP, 8080),
+		flow(frontend, api, flows.ProtoTCP, 8080),
+		flow(api, db, flows.ProtoTCP, 5432),
+	), Options{})
+	if err != nil {
+		t.Fatalf("Recommend: %v", err)
+	}
+	var order []string
+	for _, o := range r.Objects() {
+		order = append(order, o.GetNamespace()+"/"+o.GetName())
+	}
+	// Ranks: 0 a single workload's policy, 1 the namespace-wide DNS allowance, 2 a default deny.
+	rank := func(name string) int {
+		switch {
+		case strings.HasSuffix(name, "/"+DefaultDenyName):
+			return 2
+		case strings.HasSuffix(name, "/"+AllowDNSName):
+			return 1
+		}
+		return 0
+	}
+	counts := [3]int{}
+	for i, name := range order {
+		counts[rank(name)]++
+		if i > 0 && rank(order[i-1]) > rank(name) {
+			t.Errorf("%s is applied after %s, which isolates more; order %v", name, order[i-1], order)
+		}
+	}
+	if counts[1] != 2 || counts[2] != 2 {
+		t.Errorf("want one DNS allowance and one default deny per namespace (2 each), order %v", order)
+	}
+}

@@ -99,10 +99,10 @@ func TestRecommendationFixesTheShop(t *testing.T) {
 				t.Errorf("findings left with the recommendation applied (-want +got):\n%s", diff)
 			}
 
-			// Put it in place over the shop as it is, one object at a time, the way it is safe
-			// to apply: allows first, then the default denies, then the deletions.
+			// Put it in place over the shop as it is, one object at a time in the order
+			// recommend prints them (which must be safe to apply), then delete the old policies.
 			change := filepath.Join(dir, "change.yaml")
-			writeObjects(t, change, slices.Concat(allowsFirst(enforced), deletions(replaced)))
+			writeObjects(t, change, slices.Concat(enforced, deletions(replaced)))
 			for _, v := range runCheckJSON(t, "-f", shopDir, "--flows", shopFlows, "--change", change) {
 				if v.Rule == "breaking-change" {
 					t.Errorf("putting the recommendation in place breaks observed flows: %s", v.Msg)
@@ -217,32 +217,6 @@ func enforceStaged(objs []map[string]any) []map[string]any {
 		out = append(out, obj)
 	}
 	return out
-}
-
-// allowsFirst orders a recommendation so that nothing is isolated before what it must allow
-// is in place: the tier, then the policies of single workloads (each allows what it isolates),
-// then the namespace-wide ones (a DNS allowance isolates every pod of the namespace for egress),
-// those that allow before the default denies.
-func allowsFirst(objs []map[string]any) []map[string]any {
-	out := slices.Clone(objs)
-	slices.SortStableFunc(out, func(a, b map[string]any) int { return rank(a) - rank(b) })
-	return out
-}
-
-func rank(obj map[string]any) int {
-	spec, _ := obj["spec"].(map[string]any)
-	_, in := spec["ingress"]
-	_, eg := spec["egress"]
-	sel, _ := spec["podSelector"].(map[string]any)
-	switch {
-	case manifestKind(obj) == "projectcalico.org/Tier":
-		return 0
-	case len(sel) > 0:
-		return 1
-	case in || eg:
-		return 2
-	}
-	return 3
 }
 
 // deletions are the objects, annotated to be deleted by `flowguard check`.

@@ -137,7 +137,10 @@ func newConnectivity(e *Engine) *connectivity {
 		cx.members[cl] = append(cx.members[cl], &w.WorkloadRef)
 	}
 	var cuts []netip.Prefix
-	for _, p := range e.enforced.ordered {
+	for _, p := range e.cluster.policies.all() {
+		if p.Ref.Kind.Staged() {
+			continue
+		}
 		cuts = policyCuts(cuts[:0], p)
 		for _, n := range cuts {
 			cx.v6 = cx.v6 || n.Addr().Is6()

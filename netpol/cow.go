@@ -46,17 +46,16 @@ func (r PolicyRef) namespace() string   { return r.Namespace }
 func (r WorkloadRef) namespace() string { return r.Namespace }
 
 // nsCow is a cow map split by namespace, for the kinds a cluster has thousands of: a copy
-// that writes copies the map of namespaces and the one namespace's map, not every object.
+// that writes copies the one namespace's map, and a few entries of the map of namespaces.
 type nsCow[K namespacedKey, V any] struct {
-	parts map[string]map[K]V
-	// shared says parts and every map in it may be held by other copies; owned lists the
-	// namespace maps this copy made since.
-	shared bool
-	owned  map[string]bool
+	parts layered[map[K]V]
+	// owned lists the namespace maps this copy made since it last shared its maps.
+	owned map[string]bool
 }
 
 func (c *nsCow[K, V]) get(k K) (V, bool) {
-	v, ok := c.parts[k.namespace()][k]
+	m, _ := c.parts.get(k.namespace())
+	v, ok := m[k]
 	return v, ok
 }
 
@@ -72,13 +71,13 @@ func (c *nsCow[K, V]) set(k K, v V) {
 
 func (c *nsCow[K, V]) del(k K) bool {
 	ns := k.namespace()
-	if _, ok := c.parts[ns][k]; !ok {
+	if _, ok := c.get(k); !ok {
 		return false
 	}
 	m := c.own(ns)
 	delete(m, k)
 	if len(m) == 0 {
-		delete(c.parts, ns)
+		c.parts = c.parts.with(ns, nil, false)
 		delete(c.owned, ns)
 	}
 	return true
@@ -86,41 +85,112 @@ func (c *nsCow[K, V]) del(k K) bool {
 
 // own returns namespace ns's map, copied first unless this copy made it.
 func (c *nsCow[K, V]) own(ns string) map[K]V {
-	if c.shared || c.parts == nil {
-		c.parts = maps.Clone(c.parts)
-		if c.parts == nil {
-			c.parts = map[string]map[K]V{}
-		}
-		c.shared, c.owned = false, map[string]bool{}
-	}
-	m := c.parts[ns]
+	m, _ := c.parts.get(ns)
 	if !c.owned[ns] {
 		m = maps.Clone(m)
 		if m == nil {
 			m = map[K]V{}
 		}
-		c.parts[ns] = m
+		c.parts = c.parts.with(ns, m, true)
+		if c.owned == nil {
+			c.owned = map[string]bool{}
+		}
 		c.owned[ns] = true
 	}
 	return m
 }
 
 // share marks the maps as shared with a copy.
-func (c *nsCow[K, V]) share() {
-	c.shared, c.owned = true, nil
-}
+func (c *nsCow[K, V]) share() { c.owned = nil }
 
 // inNamespace returns namespace ns's entries, which must not be modified.
-func (c *nsCow[K, V]) inNamespace(ns string) map[K]V { return c.parts[ns] }
+func (c *nsCow[K, V]) inNamespace(ns string) map[K]V {
+	m, _ := c.parts.get(ns)
+	return m
+}
 
 // all yields every entry.
 func (c *nsCow[K, V]) all() iter.Seq2[K, V] {
 	return func(yield func(K, V) bool) {
-		for _, m := range c.parts {
+		for _, m := range c.parts.all() {
 			for k, v := range m {
 				if !yield(k, v) {
 					return
 				}
+			}
+		}
+	}
+}
+
+// layered maps namespaces to values and is never modified: with returns a new map. To
+// spare copying every namespace's entry for a change to one, a layered map is the map it
+// started from and the entries changed since; past maxLayered of those it is merged into a
+// new map.
+type layered[V any] struct {
+	base    map[string]V
+	changed map[string]layer[V]
+}
+
+// layer is a changed entry: a new value, or a deletion.
+type layer[V any] struct {
+	v  V
+	ok bool
+}
+
+const maxLayered = 8
+
+func (l layered[V]) get(k string) (V, bool) {
+	if e, in := l.changed[k]; in {
+		return e.v, e.ok
+	}
+	v, ok := l.base[k]
+	return v, ok
+}
+
+// with returns the map with k set to v, or deleted when ok is false.
+func (l layered[V]) with(k string, v V, ok bool) layered[V] {
+	changed := make(map[string]layer[V], len(l.changed)+1)
+	maps.Copy(changed, l.changed)
+	changed[k] = layer[V]{v: v, ok: ok}
+	if len(changed) <= maxLayered {
+		return layered[V]{base: l.base, changed: changed}
+	}
+	base := maps.Clone(l.base)
+	if base == nil {
+		base = map[string]V{}
+	}
+	for k, e := range changed {
+		if e.ok {
+			base[k] = e.v
+		} else {
+			delete(base, k)
+		}
+	}
+	return layered[V]{base: base}
+}
+
+// all yields every entry.
+func (l layered[V]) all() iter.Seq2[string, V] {
+	return func(yield func(string, V) bool) {
+		for k, v := range l.base {
+			if _, in := l.changed[k]; !in && !yield(k, v) {
+				return
+			}
+		}
+		for k, e := range l.changed {
+			if e.ok && !yield(k, e.v) {
+				return
+			}
+		}
+	}
+}
+
+// keys yields every key.
+func (l layered[V]) keys() iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for k := range l.all() {
+			if !yield(k) {
+				return
 			}
 		}
 	}

@@ -41,7 +41,7 @@ type service struct {
 // built; a change to one namespace's objects builds a new index that shares every other
 // namespace's part, and a change to sets or hosts one that shares the namespaces.
 type identityIndex struct {
-	byNS      map[string]*nsIdentities
+	byNS      layered[*nsIdentities]
 	all       *workloadList // every workload, by namespace, name, kind
 	pods      *podAddrs     // pod addresses
 	sets      []*NetworkSet // every set
@@ -74,7 +74,7 @@ type nsIdentities struct {
 var emptyNS = &nsIdentities{}
 
 func (ix *identityIndex) ns(name string) *nsIdentities {
-	if n, ok := ix.byNS[name]; ok {
+	if n, ok := ix.byNS.get(name); ok {
 		return n
 	}
 	return emptyNS
@@ -108,7 +108,7 @@ type clusterObjects struct {
 }
 
 func buildIdentities(c *Cluster) *identityIndex {
-	ix := &identityIndex{byNS: map[string]*nsIdentities{}}
+	ix := &identityIndex{}
 	ix.buildSets(c)
 	ix.buildHosts(c)
 	services := map[string][]*corev1.Service{}
@@ -116,15 +116,17 @@ func buildIdentities(c *Cluster) *identityIndex {
 		services[k.Namespace] = append(services[k.Namespace], s)
 	}
 	names := map[string]bool{}
-	for _, parts := range []iter.Seq[string]{maps.Keys(c.controllers.parts), maps.Keys(c.pods.parts),
-		maps.Keys(c.accounts.parts), maps.Keys(services)} {
+	for _, parts := range []iter.Seq[string]{c.controllers.parts.keys(), c.pods.parts.keys(),
+		c.accounts.parts.keys(), maps.Keys(services)} {
 		for ns := range parts {
 			names[ns] = true
 		}
 	}
+	byNS := map[string]*nsIdentities{}
 	for ns := range names {
-		ix.byNS[ns] = buildNamespace(namespaceObjects(c, ns, services[ns]))
+		byNS[ns] = buildNamespace(namespaceObjects(c, ns, services[ns]))
 	}
+	ix.byNS = layered[*nsIdentities]{base: byNS}
 	ix.all, ix.pods = &workloadList{}, buildPodAddrs(ix.byNS)
 	return ix
 }
@@ -156,7 +158,6 @@ func (ix *identityIndex) update(c *Cluster) *identityIndex {
 		next.buildHosts(c)
 	}
 	if len(c.dirtyNS) > 0 {
-		next.byNS = maps.Clone(ix.byNS)
 		for ns := range c.dirtyNS {
 			var services []*corev1.Service
 			for k, s := range c.services.m {
@@ -164,7 +165,7 @@ func (ix *identityIndex) update(c *Cluster) *identityIndex {
 					services = append(services, s)
 				}
 			}
-			next.byNS[ns] = buildNamespace(namespaceObjects(c, ns, services))
+			next.byNS = next.byNS.with(ns, buildNamespace(namespaceObjects(c, ns, services)), true)
 		}
 		next.all, next.pods = &workloadList{}, ix.pods.update(next.byNS, c.dirtyNS)
 	}
@@ -203,8 +204,8 @@ type workloadList struct {
 // workloads returns every workload, by namespace, name and kind.
 func (ix *identityIndex) workloads() []*Workload {
 	ix.all.once.Do(func() {
-		for _, ns := range slices.Sorted(maps.Keys(ix.byNS)) {
-			ix.all.list = append(ix.all.list, ix.byNS[ns].ordered...)
+		for _, ns := range slices.Sorted(ix.byNS.keys()) {
+			ix.all.list = append(ix.all.list, ix.ns(ns).ordered...)
 		}
 	})
 	return ix.all.list

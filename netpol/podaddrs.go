@@ -21,16 +21,17 @@ type podAddrs struct {
 
 const maxStale = 8
 
-func buildPodAddrs(byNS map[string]*nsIdentities) *podAddrs {
+func buildPodAddrs(byNS layered[*nsIdentities]) *podAddrs {
 	a := &podAddrs{built: map[netip.Addr]*Workload{}}
-	for _, ns := range slices.Sorted(maps.Keys(byNS)) {
-		maps.Copy(a.built, byNS[ns].byIP)
+	for _, ns := range slices.Sorted(byNS.keys()) {
+		n, _ := byNS.get(ns)
+		maps.Copy(a.built, n.byIP)
 	}
 	return a
 }
 
 // update returns the addresses after the namespaces in dirty were rebuilt into byNS.
-func (a *podAddrs) update(byNS map[string]*nsIdentities, dirty map[string]bool) *podAddrs {
+func (a *podAddrs) update(byNS layered[*nsIdentities], dirty map[string]bool) *podAddrs {
 	stale := maps.Clone(a.stale)
 	if stale == nil {
 		stale = map[string]bool{}
@@ -58,7 +59,7 @@ func (ix *identityIndex) podAt(ip netip.Addr) *Workload {
 	case !a.stale[w.Namespace]:
 		best = w
 	default:
-		for ns, n := range ix.byNS {
+		for ns, n := range ix.byNS.all() {
 			if v := n.byIP[ip]; v != nil && !a.stale[ns] && (best == nil || ns > best.Namespace) {
 				best = v
 			}

@@ -7,14 +7,14 @@ import (
 	"github.com/flowguard/flowguard/netpol/selector"
 )
 
-// policySet is one view's policies in evaluation order, indexed by what they select. It is
-// immutable: with derives the set after one policy is replaced, sharing everything else.
+// policySet is one view's policies, indexed by what they select; candidates puts those that
+// select an endpoint in evaluation order. It is immutable: with derives the set after one
+// policy is replaced, sharing everything else.
 type policySet struct {
-	ordered []*Policy
-	tiers   map[string]*Tier
+	tiers map[string]*Tier
 	// scopes index policies by where they apply: the namespace of namespaced ones, "" for
 	// global ones.
-	scopes map[string]*policyScope
+	scopes layered[*policyScope]
 
 	// from, removed and added record how with derived this set: from with removed taken out
 	// and added put in (either may be nil). from is nil for a set built from a cluster.
@@ -40,19 +40,16 @@ func buildPolicySet(c *Cluster, v view) *policySet {
 	} else {
 		pols = pendingPolicies(c)
 	}
-	ps := &policySet{tiers: map[string]*Tier{}, scopes: map[string]*policyScope{}}
+	ps := &policySet{tiers: map[string]*Tier{}}
+	scopes := map[string]*policyScope{}
 	for _, p := range pols {
 		if _, ok := ps.tiers[p.Tier]; !ok {
 			ps.tiers[p.Tier] = c.tier(p.Tier)
 		}
-	}
-	slices.SortFunc(pols, ps.compare)
-	ps.ordered = pols
-	for _, p := range pols {
-		sc := ps.scopes[p.namespace]
+		sc := scopes[p.namespace]
 		if sc == nil {
 			sc = &policyScope{byReq: map[selector.Requirement][]*Policy{}}
-			ps.scopes[p.namespace] = sc
+			scopes[p.namespace] = sc
 		}
 		if r, ok := indexKey(p); ok {
 			sc.byReq[r] = append(sc.byReq[r], p)
@@ -60,6 +57,7 @@ func buildPolicySet(c *Cluster, v view) *policySet {
 			sc.rest = append(sc.rest, p)
 		}
 	}
+	ps.scopes = layered[*policyScope]{base: scopes}
 	return ps
 }
 
@@ -84,48 +82,48 @@ func indexKey(p *Policy) (selector.Requirement, bool) {
 }
 
 // with returns the set with removed taken out and added put in (either may be nil), as
-// buildPolicySet would build it for the cluster after that change: added goes where the sort
-// would place it, and into the index bucket its selector leads to. Only the scopes and
-// buckets touched are copied; c is the cluster after the change, for added's tier. It
-// reports false when removed is not in the set.
+// buildPolicySet would build it for the cluster after that change: added goes into the index
+// bucket its selector leads to. Only the scopes and buckets touched are copied; c is the
+// cluster after the change, for added's tier. It reports false when removed is not in the
+// set.
 func (ps *policySet) with(removed, added *Policy, c *Cluster) (*policySet, bool) {
-	next := &policySet{tiers: ps.tiers, scopes: maps.Clone(ps.scopes), from: ps, removed: removed, added: added}
+	next := &policySet{tiers: ps.tiers, scopes: ps.scopes, from: ps, removed: removed, added: added}
+	if removed != nil {
+		sc, _ := ps.scopes.get(removed.namespace)
+		if !sc.holds(removed) {
+			return nil, false
+		}
+		next.edit(removed.namespace, func(sc *policyScope) { sc.remove(removed) })
+	}
 	if added != nil {
 		if _, ok := ps.tiers[added.Tier]; !ok {
 			next.tiers = maps.Clone(ps.tiers)
 			next.tiers[added.Tier] = c.tier(added.Tier)
 		}
-	}
-	ordered := slices.Clip(ps.ordered) // appending copies: ps keeps its own
-	if removed != nil {
-		i, found := slices.BinarySearchFunc(ordered, removed, next.compare)
-		if !found || ordered[i] != removed {
-			return nil, false
-		}
-		ordered = slices.Delete(slices.Clone(ordered), i, i+1)
-		next.edit(removed.namespace, func(sc *policyScope) { sc.remove(removed) })
-	}
-	if added != nil {
-		i, _ := slices.BinarySearchFunc(ordered, added, next.compare)
-		ordered = slices.Insert(ordered, i, added)
 		next.edit(added.namespace, func(sc *policyScope) { sc.add(added) })
 	}
-	next.ordered = ordered
 	return next, true
 }
 
 // edit replaces the named scope by an edited copy, dropping it when left empty.
 func (ps *policySet) edit(ns string, f func(*policyScope)) {
 	sc := &policyScope{byReq: map[selector.Requirement][]*Policy{}}
-	if old := ps.scopes[ns]; old != nil {
+	if old, ok := ps.scopes.get(ns); ok {
 		sc.rest, sc.byReq = old.rest, maps.Clone(old.byReq)
 	}
 	f(sc)
-	if len(sc.rest) == 0 && len(sc.byReq) == 0 {
-		delete(ps.scopes, ns)
-		return
+	ps.scopes = ps.scopes.with(ns, sc, len(sc.rest) > 0 || len(sc.byReq) > 0)
+}
+
+// holds reports whether p is in the scope, where its selector places it.
+func (sc *policyScope) holds(p *Policy) bool {
+	if sc == nil {
+		return false
 	}
-	ps.scopes[ns] = sc
+	if r, ok := indexKey(p); ok {
+		return slices.Contains(sc.byReq[r], p)
+	}
+	return slices.Contains(sc.rest, p)
 }
 
 // add and remove edit a scope copy; lists are copied, never written, since other sets may
@@ -212,9 +210,10 @@ func (ps *policySet) candidates(cl *class) []*Policy {
 			}
 		}
 	}
-	scopes := [2]*policyScope{ps.scopes[""]}
+	var scopes [2]*policyScope
+	scopes[0], _ = ps.scopes.get("")
 	if cl.ns != "" {
-		scopes[1] = ps.scopes[cl.ns]
+		scopes[1], _ = ps.scopes.get(cl.ns)
 	}
 	for _, sc := range scopes {
 		if sc == nil {

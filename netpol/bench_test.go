@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -100,9 +101,13 @@ func BenchmarkImpact1M(b *testing.B) {
 	ns := find(sc, func(n *corev1.Namespace) bool { return n.Name == "team-250" })
 	relabelled := ns.DeepCopy()
 	relabelled.Labels["team"] = "renamed"
+	dep := find(sc, func(d *appsv1.Deployment) bool { return d.Name == "svc-01" && d.Namespace == "team-250" })
+	depRelabelled := dep.DeepCopy()
+	depRelabelled.Spec.Template.Labels["tier"] = "data"
 	for name, change := range map[string][2]runtime.Object{
-		"update a Kubernetes policy": {pol, narrowed},
-		"relabel a namespace":        {ns, relabelled},
+		"update a Kubernetes policy":  {pol, narrowed},
+		"relabel a namespace":         {ns, relabelled},
+		"relabel a Deployment's pods": {dep, depRelabelled},
 	} {
 		b.Run(name, func(b *testing.B) {
 			cpu := startCPU()

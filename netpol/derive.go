@@ -68,8 +68,7 @@ func selects(p *Policy, cl *class) bool { return p != nil && appliesTo(p, cl.res
 
 // keepsResolution reports whether ep, which the parent engine resolved to r against the
 // identity index before, resolves to the same after the change, against after: no object its
-// resolution reads was altered. Workloads and hosts are compared by pointer, since the index
-// rebuilds every object of what changed.
+// resolution reads was altered.
 func (ch *change) keepsResolution(before, after *identityIndex, ep *Endpoint, r *resolution) bool {
 	if addressMoved(before, after, ep) {
 		// An address resolves to the pod or host that has it, if any.

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	calicov3 "github.com/projectcalico/api/pkg/apis/projectcalico/v3"
@@ -81,6 +82,46 @@ func TestDerivedEngineEqualsRebuilt(t *testing.T) {
 			}
 			before, rebuiltBefore = after, rebuilt
 		}
+	}
+}
+
+// A derived engine and its parent answer from many goroutines at once while the derived one
+// takes over the parent's resolutions and policy lists. Run with -race.
+func TestDerivedEngineConcurrentUse(t *testing.T) {
+	sc := synth.Generate(synth.Config{Seed: 12, Namespaces: 4, WorkloadsPerNamespace: 4, Replicas: 1, Pods: true,
+		DefaultDeny: true, KubernetesPolicyWorkloads: 2, CalicoNamespaces: 3, GlobalPolicies: 4})
+	conns := connections(sc.Flows(2000, 4))
+	for seed := range uint64(6) {
+		objs := newObjectSet(sc.Objects)
+		parent := netpol.NewEngine(objs.cluster(t))
+		for _, c := range conns[:len(conns)/2] {
+			parent.Verdict(c.Src, c.Dst, c.Packet)
+		}
+		ch := randomChange(rand.New(rand.NewPCG(seed, 2)), objs, conns)
+		child, err := parent.WithChange(ch.op, ch.old, ch.new)
+		if err != nil {
+			t.Fatal(err)
+		}
+		objs.apply(ch)
+		rebuilt := netpol.NewEngine(objs.cluster(t))
+		want := make([]string, len(conns))
+		for i, c := range conns {
+			want[i] = verdictText(rebuilt.Verdict(c.Src, c.Dst, c.Packet))
+		}
+		var wg sync.WaitGroup
+		for g := range 8 {
+			wg.Go(func() {
+				for i := g; i < len(conns); i += 3 {
+					c := conns[i]
+					parent.Verdict(c.Src, c.Dst, c.Packet)
+					if got := verdictText(child.Verdict(c.Src, c.Dst, c.Packet)); got != want[i] {
+						t.Errorf("after %s, connection %d: derived %s, rebuilt %s", ch.name, i, got, want[i])
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
 	}
 }
 

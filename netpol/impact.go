@@ -1,5 +1,7 @@
 package netpol
 
+import "net/netip"
+
 // Connection is a question to ask both engines: traffic from Src to Dst with Packet. Callers
 // holding flows build one per aggregated edge, sharing Endpoint pointers between connections
 // of the same identity (FlowEndpoint once per identity), which keeps evaluation per class.
@@ -21,7 +23,8 @@ type ImpactedConnection struct {
 // input order. When after was derived from before by WithChange (directly or in a few steps),
 // only connections whose endpoints the change can touch are evaluated: those the old or new
 // policy selects in a direction it has, those in a changed tier's reach, those in a namespace
-// whose objects changed, and addresses in a changed set. Otherwise every connection is.
+// whose objects changed, addresses in a changed set, and addresses that now belong to another
+// pod or host. Otherwise every connection is.
 func Impact(before, after *Engine, conns []Connection) []ImpactedConnection {
 	return impact(viewEnforced, before, after, conns)
 }
@@ -35,13 +38,15 @@ func PendingImpact(before, after *Engine, conns []Connection) []ImpactedConnecti
 func impact(v view, before, after *Engine, conns []Connection) []ImpactedConnection {
 	changes, related := lineage(before, after)
 	t := toucher{v: v, e: before, changes: changes}
+	if related {
+		t.moved = movedAddrs(before.ids, after.ids, changes)
+	}
 	var out []ImpactedConnection
 	for i := range conns {
 		c := &conns[i]
 		if related {
 			s, d := before.classOf(c.Src), before.classOf(c.Dst)
-			if !t.touched(s, Egress) && !t.touched(d, Ingress) &&
-				!addressMoved(before.ids, after.ids, c.Src) && !addressMoved(before.ids, after.ids, c.Dst) {
+			if !t.touched(s, Egress) && !t.touched(d, Ingress) && !t.readdressed(after, c.Src) && !t.readdressed(after, c.Dst) {
 				continue
 			}
 		}
@@ -59,15 +64,39 @@ func impact(v view, before, after *Engine, conns []Connection) []ImpactedConnect
 	return out
 }
 
-// addressMoved reports whether ep is an address that belongs to another pod or host (or
-// stopped or started belonging to one) in after than in before. Workloads and hosts are
-// compared by pointer: the index rebuilds every object of what changed.
+// addressMoved reports whether ep is an address whose pod or host may differ between the two
+// indexes: the address changed hands, or the object behind it was rebuilt. Workloads and hosts
+// are compared by pointer, since an index rebuilds every object of what changed.
 func addressMoved(before, after *identityIndex, ep *Endpoint) bool {
 	if ep.Kind != EndpointExternal || len(ep.IPs) != 1 || before.pods == after.pods && before.hosts == after.hosts {
 		return false
 	}
 	ip := ep.IPs[0]
 	return before.podAt(ip) != after.podAt(ip) || before.hosts.byIP[ip] != after.hosts.byIP[ip]
+}
+
+// movedAddrs returns the addresses that may have moved (see addressMoved) through changes:
+// those of pods in the namespaces they rebuilt and of host endpoints when they changed, before
+// or after. An address whose pod is in no rebuilt namespace either side keeps it.
+func movedAddrs(before, after *identityIndex, changes []*change) map[netip.Addr]bool {
+	out := map[netip.Addr]bool{}
+	for _, ch := range changes {
+		switch ch.identity {
+		case identityNamespaced:
+			for _, ix := range [...]*identityIndex{before, after} {
+				for ip := range ix.ns(ch.namespace).byIP {
+					out[ip] = true
+				}
+			}
+		case identityHosts:
+			for _, ix := range [...]*identityIndex{before, after} {
+				for ip := range ix.hosts.byIP {
+					out[ip] = true
+				}
+			}
+		}
+	}
+	return out
 }
 
 // sameDecision compares outcomes and what decided them, policies by identity rather than
@@ -90,6 +119,15 @@ type toucher struct {
 	e       *Engine
 	changes []*change
 	memo    [2][]int8 // per direction: 0 unknown, 1 touched, 2 not
+	// moved are the addresses that may belong to another pod or host after the changes.
+	moved map[netip.Addr]bool
+}
+
+// readdressed reports whether ep is an address that belongs to another pod or host in after
+// than in the toucher's engine: its connections are touched whatever its class.
+func (t *toucher) readdressed(after *Engine, ep *Endpoint) bool {
+	return len(t.moved) > 0 && ep.Kind == EndpointExternal && len(ep.IPs) == 1 && t.moved[ep.IPs[0]] &&
+		addressMoved(t.e.ids, after.ids, ep)
 }
 
 func (t *toucher) touched(cl *class, dir Direction) bool {

@@ -41,7 +41,7 @@ func impact(v view, before, after *Engine, conns []Connection) []ImpactedConnect
 	if related {
 		t.moved = movedAddrs(before.ids, after.ids, changes)
 	}
-	var out []ImpactedConnection
+	var changed []int
 	for i := range conns {
 		c := &conns[i]
 		if related {
@@ -55,11 +55,20 @@ func impact(v view, before, after *Engine, conns []Connection) []ImpactedConnect
 		if sameDecision(b.Egress, a.Egress) && sameDecision(b.Ingress, a.Ingress) {
 			continue
 		}
-		out = append(out, ImpactedConnection{
+		changed = append(changed, i)
+	}
+	if len(changed) == 0 {
+		return nil
+	}
+	// Traces are made once the changed connections are known, into a slice of their number.
+	out := make([]ImpactedConnection, len(changed))
+	for j, i := range changed {
+		c := &conns[i]
+		out[j] = ImpactedConnection{
 			Index: i, Connection: *c,
 			Before: before.explain(v, c.Src, c.Dst, c.Packet),
 			After:  after.explain(v, c.Src, c.Dst, c.Packet),
-		})
+		}
 	}
 	return out
 }

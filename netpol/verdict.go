@@ -121,7 +121,9 @@ func (e *Engine) ExplainPending(src, dst *Endpoint, pkt Packet) Verdict {
 
 func (e *Engine) explain(v view, src, dst *Endpoint, pkt Packet) Verdict {
 	s, d := e.classOf(src), e.classOf(dst)
-	var eg, in []Hit
+	// Traces are short: room for a few hits each, in one allocation.
+	hits := make([]Hit, 0, 4)
+	eg, in := hits[:0:2], hits[2:2:4]
 	out := Verdict{
 		Egress:  e.decide(v, Egress, s, d, &pkt, &eg),
 		Ingress: e.decide(v, Ingress, s, d, &pkt, &in),

@@ -75,13 +75,13 @@ func (g *Graph) WriteSnapshot(w io.Writer) error {
 		}
 	}
 
-	bw.WriteString(snapshotMagic)
+	e.text(snapshotMagic)
 	e.uint(snapshotVersion)
 	e.uint(uint64(g.width))
 	e.uint(uint64(len(e.list)))
 	for _, s := range e.list {
 		e.uint(uint64(len(s)))
-		bw.WriteString(s)
+		e.text(s)
 	}
 	e.uint(uint64(len(ids)))
 	for _, id := range ids {
@@ -92,7 +92,7 @@ func (g *Graph) WriteSnapshot(w io.Writer) error {
 		e.uint(e.strs[ep.ServiceAccount])
 		ip := ep.IP.AsSlice()
 		e.uint(uint64(len(ip)))
-		bw.Write(ip)
+		e.bytes(ip)
 		e.uint(uint64(len(ep.Labels)))
 		for _, kv := range ep.Labels {
 			e.uint(e.strs[kv.Key])
@@ -140,6 +140,9 @@ func (g *Graph) WriteSnapshot(w io.Writer) error {
 	return nil
 }
 
+// encoder writes the snapshot through a bufio.Writer, which keeps the first write error and
+// returns it from every later write and from Flush: WriteSnapshot checks Flush, so the writes
+// in between need no checks of their own.
 type encoder struct {
 	w    *bufio.Writer
 	strs map[string]uint64
@@ -154,8 +157,16 @@ func (e *encoder) str(s string) {
 	}
 }
 
-func (e *encoder) uint(v uint64) { e.w.Write(binary.AppendUvarint(e.buf[:0], v)) }
-func (e *encoder) int(v int64)   { e.w.Write(binary.AppendVarint(e.buf[:0], v)) }
+func (e *encoder) bytes(b []byte) {
+	e.w.Write(b) //nolint:errcheck // bufio.Writer keeps its first error; WriteSnapshot returns it from Flush
+}
+
+func (e *encoder) text(s string) {
+	e.w.WriteString(s) //nolint:errcheck // bufio.Writer keeps its first error; WriteSnapshot returns it from Flush
+}
+
+func (e *encoder) uint(v uint64) { e.bytes(binary.AppendUvarint(e.buf[:0], v)) }
+func (e *encoder) int(v int64)   { e.bytes(binary.AppendVarint(e.buf[:0], v)) }
 
 // SaveFile writes a snapshot to path atomically: to a temporary file in the same folder,
 // synced, then renamed over path, so a crash leaves the old snapshot or the new one.
@@ -183,10 +194,14 @@ func (g *Graph) SaveFile(path string) (err error) {
 	if err = os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("save traffic graph to %s: %w", path, err)
 	}
-	// Make the rename itself durable.
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync()
-		d.Close()
+	// Make the rename itself durable: until the folder is synced, a crash may forget it.
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("save traffic graph to %s: open folder to sync it: %w", path, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("save traffic graph to %s: sync folder %s: %w", path, dir, err)
 	}
 	return nil
 }

@@ -36,7 +36,9 @@ func BenchmarkParseAggregate(b *testing.B) {
 		if err := p.ParseCalico(l, &r); err != nil {
 			b.Fatal(err)
 		}
-		app.Add(&r)
+		if err := app.Add(&r); err != nil {
+			b.Fatal(err)
+		}
 	}
 	app.Flush()
 	b.SetBytes(int64(avg))
@@ -47,7 +49,9 @@ func BenchmarkParseAggregate(b *testing.B) {
 		if err := p.ParseCalico(lines[i%len(lines)], &r); err != nil {
 			b.Fatal(err)
 		}
-		app.Add(&r)
+		if err := app.Add(&r); err != nil {
+			b.Fatal(err)
+		}
 	}
 	app.Flush()
 	reportRate(b, cpu0)
@@ -178,7 +182,9 @@ func BenchmarkGraphMemory(b *testing.B) {
 			if err := p.ParseCalico(line, &r); err != nil {
 				b.Fatal(err)
 			}
-			app.Add(&r)
+			if err := app.Add(&r); err != nil {
+				b.Fatal(err)
+			}
 		}
 		app.Flush()
 		p, app, line = nil, nil, nil

@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"errors"
 	"time"
 )
 
@@ -195,7 +196,7 @@ func valueError(field, msg string, at int) error {
 
 // inField names the field in a scanner error that lacks one.
 func inField(err error, field string) error {
-	if pe, ok := err.(*ParseError); ok && pe.Field == "" {
+	if pe, ok := errors.AsType[*ParseError](err); ok && pe.Field == "" {
 		pe.Field = field
 	}
 	return err

@@ -8,6 +8,13 @@ import (
 // goodLine is a minimal valid level-2 record; cases below break one thing in it.
 const goodLine = `{"start_time":1718000100,"end_time":1718000400,"source_name":"-","source_name_aggr":"frontend-*","source_namespace":"shop","source_type":"wep","source_labels":{"labels":["app=frontend"]},"dest_name":"-","dest_name_aggr":"api-*","dest_namespace":"shop","dest_type":"wep","dest_port":8080,"proto":"tcp","action":"allow","reporter":"dst","policies":{"enforced_policies":["0|default|np:shop/allow|allow|0"]},"bytes_in":1,"bytes_out":2,"num_flows":1}`
 
+// parseErrorOf returns err as the *ParseError the parsers promise. It asserts the type rather
+// than unwrapping, so that a parser which starts wrapping its error breaks that promise here.
+func parseErrorOf(err error) (*ParseError, bool) {
+	pe, ok := err.(*ParseError) //nolint:errorlint // the parsers document their error as a *ParseError itself, not one wrapping it
+	return pe, ok
+}
+
 func TestParseCalicoRefuses(t *testing.T) {
 	tests := map[string]struct {
 		line      string
@@ -48,7 +55,7 @@ func TestParseCalicoRefuses(t *testing.T) {
 			if err == nil {
 				t.Fatalf("ParseCalico succeeded, want a %s error", tc.reason)
 			}
-			pe, ok := err.(*ParseError)
+			pe, ok := parseErrorOf(err)
 			if !ok {
 				t.Fatalf("error %v is %T, want *ParseError", err, err)
 			}

@@ -2,6 +2,7 @@ package flows
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -36,6 +37,22 @@ func (s *stepper) wait(ctx context.Context) error {
 	}
 }
 
+// appendFile appends s to the file at path, creating it, as a logging agent writes its log.
+func appendFile(t *testing.T, path, s string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(s); err != nil {
+		f.Close()
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestFollowerAcrossAppendsRotationAndTruncation(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "flows.log")
@@ -43,16 +60,7 @@ func TestFollowerAcrossAppendsRotationAndTruncation(t *testing.T) {
 	record := func(start int) string {
 		return strings.Replace(strings.Replace(template, "1718000100", strconv.Itoa(start), 1), "1718000400", strconv.Itoa(start+300), 1) + "\n"
 	}
-	appendTo := func(p, s string) {
-		f, err := os.OpenFile(p, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		if _, err := f.WriteString(s); err != nil {
-			t.Fatal(err)
-		}
-	}
+	appendTo := func(p, s string) { appendFile(t, p, s) }
 
 	var mu sync.Mutex
 	var starts []int
@@ -112,7 +120,7 @@ func TestFollowerAcrossAppendsRotationAndTruncation(t *testing.T) {
 		}
 	}
 	cancel()
-	if err := <-done; err != context.Canceled {
+	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Errorf("Run returned %v, want context.Canceled", err)
 	}
 	rep := tally.Report()
@@ -134,16 +142,13 @@ func TestFollowerStartsAtTheEnd(t *testing.T) {
 	done := make(chan error)
 	go func() { done <- fol.Run(ctx, func(*Record) error { n++; return nil }) }()
 	<-step.idle
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.WriteString(line)
-	f.Close()
+	appendFile(t, path, line)
 	step.proceed <- struct{}{}
 	<-step.idle
 	cancel()
-	<-done
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("Run returned %v, want context.Canceled", err)
+	}
 	if n != 1 {
 		t.Errorf("read %d records, want only the 1 written after following began", n)
 	}

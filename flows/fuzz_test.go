@@ -28,7 +28,7 @@ func FuzzParseLine(f *testing.F) {
 		var r Record
 		err := p.ParseLine(line, &r)
 		if err != nil {
-			if _, ok := err.(*ParseError); !ok {
+			if _, ok := parseErrorOf(err); !ok {
 				t.Fatalf("error %v is %T, want *ParseError", err, err)
 			}
 			return

@@ -86,7 +86,7 @@ func TestParseGoldmaneRefuses(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			var r Record
 			err := NewParser().ParseLine([]byte(tc.line), &r)
-			pe, ok := err.(*ParseError)
+			pe, ok := parseErrorOf(err)
 			if !ok {
 				t.Fatalf("ParseLine = %v, want a *ParseError", err)
 			}

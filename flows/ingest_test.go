@@ -30,14 +30,12 @@ func (s *signalSink) AddBatch(recs []Record) int {
 }
 
 type ingestFixture struct {
-	srv     *httptest.Server
-	h       *Ingest
-	sink    *signalSink
-	reg     *prometheus.Registry
-	ca      *testCA
-	tally   *Tally
-	cancel  context.CancelFunc
-	started bool
+	srv   *httptest.Server
+	h     *Ingest
+	sink  *signalSink
+	reg   *prometheus.Registry
+	ca    *testCA
+	tally *Tally
 }
 
 const testToken = "s3cr3t-token-from-a-secret"
@@ -69,7 +67,12 @@ func newIngestFixture(t *testing.T, opts IngestOptions, run bool) *ingestFixture
 func (f *ingestFixture) run(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { f.h.Run(ctx); close(done) }()
+	go func() {
+		if err := f.h.Run(ctx); err != nil {
+			t.Errorf("ingest Run: %v", err)
+		}
+		close(done)
+	}()
 	t.Cleanup(func() { cancel(); <-done })
 }
 
@@ -90,7 +93,14 @@ type ingestRequest struct {
 	cert                    *tls.Certificate
 }
 
-func (f *ingestFixture) do(t *testing.T, r ingestRequest) (*http.Response, string) {
+// ingestReply is what a client saw of a response, read in full and closed.
+type ingestReply struct {
+	code   int
+	header http.Header
+	body   string
+}
+
+func (f *ingestFixture) do(t *testing.T, r ingestRequest) ingestReply {
 	t.Helper()
 	if r.method == "" {
 		r.method = http.MethodPost
@@ -111,8 +121,11 @@ func (f *ingestFixture) do(t *testing.T, r ingestRequest) (*http.Response, strin
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, string(b)
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("read the ingest response: %v", err)
+	}
+	return ingestReply{code: resp.StatusCode, header: resp.Header, body: string(b)}
 }
 
 func ndjson(t *testing.T, files ...string) []byte {
@@ -126,18 +139,23 @@ func ndjson(t *testing.T, files ...string) []byte {
 	return b.Bytes()
 }
 
-func gzipped(b []byte) []byte {
+func gzipped(t *testing.T, b []byte) []byte {
+	t.Helper()
 	var out bytes.Buffer
 	zw := gzip.NewWriter(&out)
-	zw.Write(b)
-	zw.Close()
+	if _, err := zw.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
 	return out.Bytes()
 }
 
 func TestIngest(t *testing.T) {
 	calico := ndjson(t, "testdata/calico/level2.jsonl")                                     // 9 records
 	mixed := ndjson(t, "testdata/malformed/mixed.jsonl", "testdata/goldmane/emitter.jsonl") // 5 + 3 good, 7 bad
-	bomb := gzipped(bytes.Repeat([]byte(" "), 2<<20))                                       // 2 MiB of spaces, tiny compressed
+	bomb := gzipped(t, bytes.Repeat([]byte(" "), 2<<20))                                    // 2 MiB of spaces, tiny compressed
 	ca := newTestCA(t)
 	tests := map[string]struct {
 		opts         IngestOptions
@@ -196,7 +214,7 @@ func TestIngest(t *testing.T) {
 		},
 		"a gzip body is decompressed": {
 			req: func(*ingestFixture) ingestRequest {
-				return ingestRequest{token: testToken, body: gzipped(calico), encoding: "gzip"}
+				return ingestRequest{token: testToken, body: gzipped(t, calico), encoding: "gzip"}
 			},
 			wantCode: 200, wantBody: `{"accepted":9}`, wantRecords: 9,
 		},
@@ -234,18 +252,18 @@ func TestIngest(t *testing.T) {
 				req, _ := http.NewRequest(http.MethodPost, f.srv.URL, bytes.NewReader(r.body))
 				if resp, err := f.client(r.cert).Do(req); err == nil {
 					resp.Body.Close()
-					if resp.StatusCode == 200 {
+					if resp.StatusCode == http.StatusOK {
 						t.Fatal("a certificate from an unknown CA was accepted")
 					}
 				}
 				return
 			}
-			resp, body := f.do(t, r)
-			if resp.StatusCode != tc.wantCode {
-				t.Fatalf("status %d (%s), want %d", resp.StatusCode, body, tc.wantCode)
+			reply := f.do(t, r)
+			if reply.code != tc.wantCode {
+				t.Fatalf("status %d (%s), want %d", reply.code, reply.body, tc.wantCode)
 			}
-			if tc.wantBody != "" && strings.TrimSpace(body) != tc.wantBody {
-				t.Errorf("body %s, want %s", body, tc.wantBody)
+			if tc.wantBody != "" && strings.TrimSpace(reply.body) != tc.wantBody {
+				t.Errorf("body %s, want %s", reply.body, tc.wantBody)
 			}
 			if tc.wantRecords > 0 {
 				if n := <-f.sink.applied; n != tc.wantRecords {
@@ -265,7 +283,9 @@ func TestIngest(t *testing.T) {
 
 func TestIngestMetricsAndTallyForMalformedLines(t *testing.T) {
 	f := newIngestFixture(t, IngestOptions{Token: []byte(testToken)}, true)
-	f.do(t, ingestRequest{token: testToken, body: ndjson(t, "testdata/malformed/mixed.jsonl")})
+	if reply := f.do(t, ingestRequest{token: testToken, body: ndjson(t, "testdata/malformed/mixed.jsonl")}); reply.code != 200 {
+		t.Fatalf("status %d (%s), want 200", reply.code, reply.body)
+	}
 	<-f.sink.applied
 	m := f.h.opts.Metrics.malformed
 	for reason, want := range map[Reason]float64{ReasonSyntax: 2, ReasonValue: 2, ReasonType: 1, ReasonBinary: 1, ReasonMissing: 1, ReasonTooLong: 0} {
@@ -288,20 +308,20 @@ func TestIngestMetricsAndTallyForMalformedLines(t *testing.T) {
 func TestIngestBackPressure(t *testing.T) {
 	f := newIngestFixture(t, IngestOptions{Token: []byte(testToken), Queue: 1, RetryAfter: 3 * time.Second}, false)
 	body := ndjson(t, "testdata/calico/level1.jsonl")
-	if resp, b := f.do(t, ingestRequest{token: testToken, body: body}); resp.StatusCode != 200 {
-		t.Fatalf("first batch: %d %s", resp.StatusCode, b)
+	if reply := f.do(t, ingestRequest{token: testToken, body: body}); reply.code != 200 {
+		t.Fatalf("first batch: %d %s", reply.code, reply.body)
 	}
 	// The sink is not running: the one queue slot stays taken.
-	resp, _ := f.do(t, ingestRequest{token: testToken, body: body})
-	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "3" {
-		t.Fatalf("second batch: %d Retry-After %q, want 429 and 3", resp.StatusCode, resp.Header.Get("Retry-After"))
+	reply := f.do(t, ingestRequest{token: testToken, body: body})
+	if reply.code != http.StatusTooManyRequests || reply.header.Get("Retry-After") != "3" {
+		t.Fatalf("second batch: %d Retry-After %q, want 429 and 3", reply.code, reply.header.Get("Retry-After"))
 	}
 	f.run(t)
 	if n := <-f.sink.applied; n != 8 {
 		t.Fatalf("queued batch had %d records, want 8", n)
 	}
-	if resp, b := f.do(t, ingestRequest{token: testToken, body: body}); resp.StatusCode != 200 {
-		t.Fatalf("after the queue drained: %d %s", resp.StatusCode, b)
+	if reply := f.do(t, ingestRequest{token: testToken, body: body}); reply.code != 200 {
+		t.Fatalf("after the queue drained: %d %s", reply.code, reply.body)
 	}
 	<-f.sink.applied
 }
@@ -309,11 +329,11 @@ func TestIngestBackPressure(t *testing.T) {
 func TestIngestTokenRotation(t *testing.T) {
 	f := newIngestFixture(t, IngestOptions{Token: []byte(testToken)}, true)
 	f.h.SetToken([]byte("rotated"))
-	if resp, _ := f.do(t, ingestRequest{token: testToken, body: []byte("\n")}); resp.StatusCode != 401 {
-		t.Errorf("old token after rotation: %d, want 401", resp.StatusCode)
+	if reply := f.do(t, ingestRequest{token: testToken, body: []byte("\n")}); reply.code != 401 {
+		t.Errorf("old token after rotation: %d, want 401", reply.code)
 	}
-	if resp, _ := f.do(t, ingestRequest{token: "rotated", body: []byte("\n")}); resp.StatusCode != 200 {
-		t.Errorf("new token: %d, want 200", resp.StatusCode)
+	if reply := f.do(t, ingestRequest{token: "rotated", body: []byte("\n")}); reply.code != 200 {
+		t.Errorf("new token: %d, want 200", reply.code)
 	}
 }
 

@@ -2,6 +2,7 @@ package flows
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -56,7 +57,7 @@ func (e *ParseError) Error() string {
 
 // reasonOf returns the reason of a *ParseError, or ReasonSyntax.
 func reasonOf(err error) Reason {
-	if pe, ok := err.(*ParseError); ok {
+	if pe, ok := errors.AsType[*ParseError](err); ok {
 		return pe.Reason
 	}
 	return ReasonSyntax

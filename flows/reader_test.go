@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"maps"
 	"os"
 	"path/filepath"
@@ -75,8 +76,12 @@ func gzipLines(t *testing.T, lines [][]byte) ([]byte, []int) {
 	zw := gzip.NewWriter(&buf)
 	var ends []int
 	for _, l := range lines {
-		zw.Write(l)
-		zw.Write([]byte("\n"))
+		if _, err := zw.Write(l); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := zw.Write([]byte("\n")); err != nil {
+			t.Fatal(err)
+		}
 		if err := zw.Flush(); err != nil {
 			t.Fatal(err)
 		}
@@ -165,11 +170,7 @@ func TestReadDirRotatedOldestFirst(t *testing.T) {
 	write := func(name, content string, gz bool) {
 		data := []byte(content)
 		if gz {
-			var b bytes.Buffer
-			zw := gzip.NewWriter(&b)
-			zw.Write(data)
-			zw.Close()
-			data = b.Bytes()
+			data = gzipped(t, data)
 		}
 		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
 			t.Fatal(err)
@@ -205,7 +206,7 @@ func TestSortRotated(t *testing.T) {
 }
 
 func TestReadStopsWhenTheCallbackFails(t *testing.T) {
-	stop := context.Canceled
+	stop := errors.New("the callback has seen enough")
 	n := 0
 	err := NewReader(&Tally{}).ReadFile(context.Background(), "testdata/calico/level0.jsonl", func(*Record) error {
 		n++
@@ -214,7 +215,7 @@ func TestReadStopsWhenTheCallbackFails(t *testing.T) {
 		}
 		return nil
 	})
-	if err != stop || n != 2 {
+	if !errors.Is(err, stop) || n != 2 {
 		t.Errorf("err = %v after %d records, want %v after 2", err, n, stop)
 	}
 }

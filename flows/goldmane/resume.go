@@ -1,8 +1,9 @@
 package goldmane
 
 import (
-	pb "github.com/flowguard/flowguard/flows/goldmane/proto"
 	"google.golang.org/protobuf/proto"
+
+	pb "github.com/flowguard/flowguard/flows/goldmane/proto"
 )
 
 // verdict is what the tracker decides about one flow result.

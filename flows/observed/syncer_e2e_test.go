@@ -55,7 +55,12 @@ func startReplica(t *testing.T, c *cluster.Cluster) *replica {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
-	go func() { informers.Start(ctx); close(done) }()
+	go func() {
+		if err := informers.Start(ctx); err != nil {
+			t.Errorf("start informers: %v", err)
+		}
+		close(done)
+	}()
 	t.Cleanup(func() { cancel(); <-done })
 	if !informers.WaitForCacheSync(ctx) {
 		t.Fatal("informer cache did not sync")
@@ -182,7 +187,9 @@ func TestSyncerAcrossReplicasAndRestarts(t *testing.T) {
 		go func() { done <- next.syncer.Start(ctx) }()
 		<-step // the first cycle is written
 		cancel()
-		<-done
+		if err := <-done; err != nil {
+			t.Errorf("the new writer stopped with %v, want nil once its context ended", err)
+		}
 		if n := limiter.n.Load(); n != 0 {
 			t.Errorf("the new writer made %d writes of traffic it had read back unchanged", n)
 		}

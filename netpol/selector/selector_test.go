@@ -1,6 +1,7 @@
 package selector
 
 import (
+	"errors"
 	"testing"
 )
 
@@ -141,7 +142,7 @@ func TestParseErrors(t *testing.T) {
 			if err == nil {
 				t.Fatalf("Parse(%q) = %v, want an error", tc.sel, sel)
 			}
-			pe, ok := err.(*ParseError)
+			pe, ok := errors.AsType[*ParseError](err)
 			if !ok {
 				t.Fatalf("error is %T, want *ParseError", err)
 			}

@@ -38,14 +38,6 @@ func newReview(req *admission.Request, kind kindInfo) (*review, error) {
 	return r, nil
 }
 
-// current is the raw object the request is about: the new object, or the old one on DELETE.
-func (r *review) current() []byte {
-	if r.req.Operation == admissionv1.Delete || len(r.req.Object.Raw) == 0 {
-		return r.req.OldObject.Raw
-	}
-	return r.req.Object.Raw
-}
-
 // currentLabels are the object's own labels (the old object's on DELETE).
 func (r *review) currentLabels() map[string]string {
 	if r.req.Operation == admissionv1.Delete || len(r.req.Object.Raw) == 0 {

@@ -112,18 +112,31 @@ func (h *Ingest) SetToken(token []byte) {
 	h.token.Store(&sum)
 }
 
-// Run applies queued batches to the sink until ctx ends. It has the shape of a
-// controller-runtime Runnable's Start.
+// Run applies queued batches to the sink until ctx ends, then applies the batches already
+// queued: each was answered 200, so its sender will not send it again. It has the shape of a
+// controller-runtime Runnable's Start. Stop routing requests to the handler before ending ctx,
+// or a request answered after Run returned is queued and never applied.
 func (h *Ingest) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			for {
+				select {
+				case batch := <-h.queue:
+					h.apply(batch)
+				default:
+					return nil
+				}
+			}
 		case batch := <-h.queue:
-			h.sink.AddBatch(batch)
-			<-h.slots
+			h.apply(batch)
 		}
 	}
+}
+
+func (h *Ingest) apply(batch []Record) {
+	h.sink.AddBatch(batch)
+	<-h.slots
 }
 
 // ingestResponse is the body of a 200: how many lines were kept and refused, by reason.

@@ -326,6 +326,28 @@ func TestIngestBackPressure(t *testing.T) {
 	<-f.sink.applied
 }
 
+func TestIngestRunAppliesQueuedBatchesWhenStopped(t *testing.T) {
+	f := newIngestFixture(t, IngestOptions{Token: []byte(testToken), Queue: 2}, false)
+	body := ndjson(t, "testdata/calico/level1.jsonl")
+	for i := range 2 {
+		if reply := f.do(t, ingestRequest{token: testToken, body: body}); reply.code != 200 {
+			t.Fatalf("batch %d: %d %s", i, reply.code, reply.body)
+		}
+	}
+	// Both senders were answered 200: a Run that is already stopped still applies their batches.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := f.h.Run(ctx); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if got := len(f.sink.applied); got != 2 {
+		t.Fatalf("%d batches applied by the stopped Run, want 2", got)
+	}
+	if reply := f.do(t, ingestRequest{token: testToken, body: body}); reply.code != 200 {
+		t.Errorf("after the drain the queue has room again: %d %s", reply.code, reply.body)
+	}
+}
+
 func TestIngestTokenRotation(t *testing.T) {
 	f := newIngestFixture(t, IngestOptions{Token: []byte(testToken)}, true)
 	f.h.SetToken([]byte("rotated"))

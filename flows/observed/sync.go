@@ -52,6 +52,9 @@ type Syncer struct {
 	// OnApplied, if set, is called after a shard was applied to the graph (for tests and
 	// metrics).
 	OnApplied func(key string)
+	// OnSynced, if set, is called after each write cycle (Start's and SyncOnce's) with its
+	// writes and error: for metrics, and to record what the written shards now hold.
+	OnSynced func(SyncResult, error)
 
 	writing      atomic.Bool
 	registration toolscache.ResourceEventHandlerRegistration
@@ -150,7 +153,10 @@ type SyncResult struct {
 // SyncOnce writes the graph's current edges: changed shards are created or updated, shards of
 // an old cut or of namespaces without traffic are deleted, unchanged ones are left alone.
 func (s *Syncer) SyncOnce(ctx context.Context) error {
-	_, err := s.sync(ctx)
+	res, err := s.sync(ctx)
+	if s.OnSynced != nil {
+		s.OnSynced(res, err)
+	}
 	return err
 }
 

@@ -174,7 +174,3 @@ type AuditScheduleList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []AuditSchedule `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&AuditSchedule{}, &AuditScheduleList{})
-}

@@ -126,7 +126,3 @@ type ObservedTrafficList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []ObservedTraffic `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&ObservedTraffic{}, &ObservedTrafficList{})
-}

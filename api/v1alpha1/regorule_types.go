@@ -104,7 +104,3 @@ type RegoRuleList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []RegoRule `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&RegoRule{}, &RegoRuleList{})
-}

@@ -263,7 +263,3 @@ type AuditReportList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []AuditReport `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&ClusterAuditReport{}, &ClusterAuditReportList{}, &AuditReport{}, &AuditReportList{})
-}

@@ -208,7 +208,7 @@ func (b *builder) namespace(name string, life lifecycle) Namespace {
 func memberList(g *group) string {
 	names := make([]string, len(g.members))
 	for i, w := range g.members {
-		names[i] = w.WorkloadRef.String()
+		names[i] = w.String()
 	}
 	return strings.Join(names, ", ")
 }

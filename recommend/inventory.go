@@ -39,7 +39,7 @@ func (g *group) ref() string {
 	if g.refString != "" {
 		return g.refString
 	}
-	s := g.members[0].WorkloadRef.String()
+	s := g.members[0].String()
 	if n := len(g.members) - 1; n > 0 {
 		s += " (+" + strconv.Itoa(n) + " with the same labels)"
 	}

@@ -142,31 +142,7 @@ func syntheticTraffic(b *testing.B, sc *synth.Cluster, now time.Time) *flows.Gra
 	if err != nil {
 		b.Fatal(err)
 	}
-	fl := sc.Flows(loadRecords*11/20, 1)
-	step := 24 * time.Hour / time.Duration(len(fl))
-	recs := make([]flows.Record, 0, loadRecords)
-	act := func(allowed bool) flows.Action {
-		if allowed {
-			return flows.ActionAllow
-		}
-		return flows.ActionDeny
-	}
-	for i, f := range fl {
-		at := now.Add(-24 * time.Hour).Add(time.Duration(i) * step)
-		rec := flows.Record{Src: f.Src, Dst: f.Dst, DstPort: f.Port, Proto: f.Proto, Flows: 1, FlowsStarted: 1, FlowsEnded: 1, Start: at, End: at.Add(time.Minute)}
-		if f.Src.Type == flows.TypeWorkload {
-			rec.Reporter, rec.Action = flows.ReporterSrc, act(f.Egress)
-			recs = append(recs, rec)
-		}
-		if f.Egress && len(recs) < loadRecords {
-			rec.Reporter, rec.Action = flows.ReporterDst, act(f.Ingress)
-			recs = append(recs, rec)
-		}
-		if len(recs) >= loadRecords {
-			break
-		}
-	}
-	g.AddBatch(recs)
+	g.AddBatch(sc.Records(loadRecords, 1, now, 24*time.Hour))
 	return g
 }
 

@@ -35,37 +35,11 @@ func benchState(b *testing.B) rego.State {
 		b.Fatal(err)
 	}
 	now := time.Date(2025, 10, 1, 12, 0, 0, 0, time.UTC)
-	start := now.Add(-24 * time.Hour)
-	fl := sc.Flows(benchRecords*11/20, 1)
-	step := 24 * time.Hour / time.Duration(len(fl))
-	recs := make([]flows.Record, 0, benchRecords)
-	for i, f := range fl {
-		at := start.Add(time.Duration(i) * step)
-		rec := flows.Record{Src: f.Src, Dst: f.Dst, DstPort: f.Port, Proto: f.Proto, Flows: 1, FlowsStarted: 1, FlowsEnded: 1, Start: at, End: at.Add(time.Minute)}
-		if f.Src.Type == flows.TypeWorkload {
-			rec.Reporter, rec.Action = flows.ReporterSrc, action(f.Egress)
-			recs = append(recs, rec)
-		}
-		if f.Egress && len(recs) < benchRecords {
-			rec.Reporter, rec.Action = flows.ReporterDst, action(f.Ingress)
-			recs = append(recs, rec)
-		}
-		if len(recs) >= benchRecords {
-			break
-		}
-	}
-	g.AddBatch(recs)
+	g.AddBatch(sc.Records(benchRecords, 1, now, 24*time.Hour))
 	st := g.Stats()
 	b.Logf("cluster: %d objects (%d workloads), %d policies; traffic graph: %d records, %d identities, %d edges",
 		len(sc.Objects), len(sc.Workloads), sc.Policies, st.Added, st.Identities, st.Edges)
 	return rego.NewStaticState(cluster, g, now)
-}
-
-func action(allowed bool) flows.Action {
-	if allowed {
-		return flows.ActionAllow
-	}
-	return flows.ActionDeny
 }
 
 // BenchmarkAudit measures one full audit run as the auditor performs it on a new snapshot: the

@@ -291,6 +291,9 @@ func tryChange(rng *rand.Rand, s *objectSet, conns []netpol.Connection) (change,
 	switch rng.IntN(16) {
 	case 0:
 		p := pick[*networkingv1.NetworkPolicy](rng, s)
+		if p == nil {
+			return change{}, false // none left of this kind
+		}
 		n := p.DeepCopy()
 		switch {
 		case len(n.Spec.Ingress) > 0 && rng.IntN(2) == 0:
@@ -301,6 +304,9 @@ func tryChange(rng *rand.Rand, s *objectSet, conns []netpol.Connection) (change,
 		return upd("update KNP "+p.Namespace+"/"+p.Name, p, n)
 	case 1:
 		p := pick[*networkingv1.NetworkPolicy](rng, s)
+		if p == nil {
+			return change{}, false // none left of this kind
+		}
 		n := p.DeepCopy()
 		n.Spec.Ingress = append(n.Spec.Ingress, networkingv1.NetworkPolicyIngressRule{From: []networkingv1.NetworkPolicyPeer{
 			{IPBlock: &networkingv1.IPBlock{CIDR: "0.0.0.0/0", Except: []string{randomNet(rng)}}}}})
@@ -318,10 +324,16 @@ func tryChange(rng *rand.Rand, s *objectSet, conns []netpol.Connection) (change,
 				pols = append(pols, o)
 			}
 		}
+		if len(pols) == 0 {
+			return change{}, false
+		}
 		p := pols[rng.IntN(len(pols))]
 		return change{name: "delete " + objectKey(p), op: netpol.Delete, old: p}, true
 	case 3:
 		p := pick[*calicov3.NetworkPolicy](rng, s)
+		if p == nil {
+			return change{}, false // none left of this kind
+		}
 		n := p.DeepCopy()
 		n.Spec.Order = ptr.To(float64(rng.IntN(1200)))
 		if len(n.Spec.Ingress) > 0 && rng.IntN(2) == 0 {
@@ -330,11 +342,17 @@ func tryChange(rng *rand.Rand, s *objectSet, conns []netpol.Connection) (change,
 		return upd("reorder Calico NP "+p.Namespace+"/"+p.Name, p, n)
 	case 4:
 		p := pick[*calicov3.NetworkPolicy](rng, s)
+		if p == nil {
+			return change{}, false // none left of this kind
+		}
 		n := p.DeepCopy()
 		n.Spec.Egress = append([]calicov3.Rule{{Action: calicov3.Deny, Destination: calicov3.EntityRule{Nets: []string{randomNet(rng)}}}}, n.Spec.Egress...)
 		return upd("deny nets in Calico NP "+p.Namespace+"/"+p.Name, p, n)
 	case 5:
 		p := pick[*calicov3.GlobalNetworkPolicy](rng, s)
+		if p == nil {
+			return change{}, false // none left of this kind
+		}
 		n := p.DeepCopy()
 		if rng.IntN(2) == 0 {
 			n.Spec.Selector = "app == '" + randomApp(rng) + "'"
@@ -344,12 +362,18 @@ func tryChange(rng *rand.Rand, s *objectSet, conns []netpol.Connection) (change,
 		return upd("update GNP "+p.Name, p, n)
 	case 6:
 		p := pick[*calicov3.Tier](rng, s)
+		if p == nil {
+			return change{}, false // none left of this kind
+		}
 		n := p.DeepCopy()
 		n.Spec.Order = ptr.To([]float64{50, 100, 2e6}[rng.IntN(3)])
 		n.Spec.DefaultAction = ptr.To([]calicov3.Action{calicov3.Pass, calicov3.Deny}[rng.IntN(2)])
 		return upd("update tier "+p.Name, p, n)
 	case 7:
 		p := pick[*calicov3.GlobalNetworkSet](rng, s)
+		if p == nil {
+			return change{}, false // none left of this kind
+		}
 		n := p.DeepCopy()
 		n.Spec.Nets = []string{randomNet(rng)}
 		if rng.IntN(3) == 0 {
@@ -358,12 +382,18 @@ func tryChange(rng *rand.Rand, s *objectSet, conns []netpol.Connection) (change,
 		return upd("renet GlobalNetworkSet "+p.Name, p, n)
 	case 8:
 		ns := pick[*corev1.Namespace](rng, s)
+		if ns == nil {
+			return change{}, false // none left of this kind
+		}
 		n := &calicov3.NetworkSet{TypeMeta: metav1.TypeMeta{APIVersion: "projectcalico.org/v3", Kind: "NetworkSet"},
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: "clients", Labels: map[string]string{"app": randomApp(rng)}},
 			Spec:       calicov3.NetworkSetSpec{Nets: []string{randomNet(rng)}}}
 		return change{name: "create NetworkSet " + ns.Name + "/clients", op: netpol.Create, new: n}, true
 	case 9:
 		p := pick[*corev1.Namespace](rng, s)
+		if p == nil {
+			return change{}, false // none left of this kind
+		}
 		n := p.DeepCopy()
 		if n.Labels == nil {
 			n.Labels = map[string]string{}
@@ -375,6 +405,9 @@ func tryChange(rng *rand.Rand, s *objectSet, conns []netpol.Connection) (change,
 		return upd("relabel Namespace "+p.Name, p, n)
 	case 10:
 		p := pick[*appsv1.Deployment](rng, s)
+		if p == nil {
+			return change{}, false // none left of this kind
+		}
 		n := p.DeepCopy()
 		n.Spec.Template.Labels["tier"] = []string{"frontend", "data", "edge"}[rng.IntN(3)]
 		if rng.IntN(4) == 0 {
@@ -383,6 +416,9 @@ func tryChange(rng *rand.Rand, s *objectSet, conns []netpol.Connection) (change,
 		return upd("relabel Deployment "+p.Namespace+"/"+p.Name, p, n)
 	case 11:
 		p := pick[*corev1.Pod](rng, s)
+		if p == nil {
+			return change{}, false // none left of this kind
+		}
 		n := p.DeepCopy()
 		switch rng.IntN(4) {
 		case 0:
@@ -405,6 +441,9 @@ func tryChange(rng *rand.Rand, s *objectSet, conns []netpol.Connection) (change,
 		return change{name: "delete Pod " + p.Namespace + "/" + p.Name, op: netpol.Delete, old: p}, true
 	case 12:
 		p := pick[*calicov3.NetworkPolicy](rng, s)
+		if p == nil {
+			return change{}, false // none left of this kind
+		}
 		st := &calicov3.StagedNetworkPolicy{TypeMeta: metav1.TypeMeta{APIVersion: "projectcalico.org/v3", Kind: "StagedNetworkPolicy"},
 			ObjectMeta: metav1.ObjectMeta{Namespace: p.Namespace, Name: p.Name}}
 		convert(&p.Spec, &st.Spec)
@@ -415,6 +454,9 @@ func tryChange(rng *rand.Rand, s *objectSet, conns []netpol.Connection) (change,
 		return change{name: "stage " + string(st.Spec.StagedAction) + " of Calico NP " + p.Namespace + "/" + p.Name, op: netpol.Create, new: st}, true
 	case 13:
 		p := pick[*networkingv1.NetworkPolicy](rng, s)
+		if p == nil {
+			return change{}, false // none left of this kind
+		}
 		st := &calicov3.StagedKubernetesNetworkPolicy{TypeMeta: metav1.TypeMeta{APIVersion: "projectcalico.org/v3", Kind: "StagedKubernetesNetworkPolicy"},
 			ObjectMeta: metav1.ObjectMeta{Namespace: p.Namespace, Name: p.Name}}
 		convert(&p.Spec, &st.Spec)
@@ -430,6 +472,9 @@ func tryChange(rng *rand.Rand, s *objectSet, conns []netpol.Connection) (change,
 		return change{name: "create HostEndpoint node-a", op: netpol.Create, new: h}, true
 	default:
 		ns := pick[*corev1.Namespace](rng, s)
+		if ns == nil {
+			return change{}, false // none left of this kind
+		}
 		if rng.IntN(2) == 0 {
 			sa := &corev1.ServiceAccount{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
 				ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: randomApp(rng), Labels: map[string]string{"role": "x"}}}

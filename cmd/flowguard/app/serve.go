@@ -10,10 +10,12 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -27,7 +29,7 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	"github.com/flowguard/flowguard/flows"
+	"github.com/flowguard/flowguard/flows/observed"
 	"github.com/flowguard/flowguard/rego"
 	"github.com/flowguard/flowguard/webhook"
 )
@@ -59,12 +61,38 @@ type ServeOptions struct {
 	EvaluationDeadline     time.Duration
 	Lookback               time.Duration
 
-	// TrafficSnapshot is a traffic graph snapshot file to load at start.
-	TrafficSnapshot string
+	// Auditor runs the AuditSchedule auditor on the elected replica.
+	Auditor bool
+
+	// Flow sources, read by the elected replica (see serve_traffic.go). GoldmaneAddress turns
+	// Goldmane streaming on; GoldmaneCertDir holds tls.crt, tls.key and ca.crt for its mutual
+	// TLS; GoldmaneWindow is Goldmane's AGGREGATION_WINDOW.
+	GoldmaneAddress string
+	GoldmaneCertDir string
+	GoldmaneWindow  time.Duration
+	// IngestTokenFile turns the HTTP flow ingest on at IngestPath, accepting this bearer token.
+	IngestTokenFile string
+	// FlowLogs are Calico flow-log files to follow.
+	FlowLogs []string
+
+	// TrafficSnapshot is a traffic graph snapshot file loaded at start and, when its folder is
+	// writable, saved every TrafficSnapshotInterval and at shutdown.
+	TrafficSnapshot         string
+	TrafficSnapshotInterval time.Duration
+
+	// ObservedTrafficNamespace holds the shards of traffic neither end of which is namespaced
+	// (default Namespace); ObservedTrafficSyncInterval paces the elected replica's writes.
+	ObservedTrafficNamespace    string
+	ObservedTrafficSyncInterval time.Duration
 
 	LeaderElect             bool
 	LeaderElectionID        string
 	LeaderElectionNamespace string
+
+	// Registry takes every metric flowguard defines; nil means controller-runtime's registry,
+	// which the metrics endpoint serves. Tests running several servers in one process give each
+	// its own.
+	Registry prometheus.Registerer
 }
 
 // NewServeOptions returns the defaults.
@@ -74,19 +102,23 @@ func NewServeOptions() *ServeOptions {
 		ns = "flowguard-system"
 	}
 	return &ServeOptions{
-		Namespace:              ns,
-		WebhookPort:            9443,
-		CertDir:                "/tmp/k8s-webhook-server/serving-certs",
-		CertName:               "tls.crt",
-		KeyName:                "tls.key",
-		MetricsBindAddress:     ":8080",
-		HealthProbeBindAddress: ":8081",
-		ExemptNamespaces:       []string{"kube-system"},
-		ExemptLabel:            webhook.DefaultExemptLabel,
-		EvaluationDeadline:     webhook.DefaultDeadline,
-		Lookback:               rego.DefaultLookback,
-		LeaderElect:            true,
-		LeaderElectionID:       "flowguard.flowguard.dev",
+		Namespace:                   ns,
+		WebhookPort:                 9443,
+		CertDir:                     "/tmp/k8s-webhook-server/serving-certs",
+		CertName:                    "tls.crt",
+		KeyName:                     "tls.key",
+		MetricsBindAddress:          ":8080",
+		HealthProbeBindAddress:      ":8081",
+		ExemptNamespaces:            []string{"kube-system"},
+		ExemptLabel:                 webhook.DefaultExemptLabel,
+		EvaluationDeadline:          webhook.DefaultDeadline,
+		Lookback:                    rego.DefaultLookback,
+		Auditor:                     true,
+		GoldmaneWindow:              defaultGoldmaneWindow,
+		TrafficSnapshotInterval:     time.Minute,
+		ObservedTrafficSyncInterval: observed.DefaultInterval,
+		LeaderElect:                 true,
+		LeaderElectionID:            "flowguard.flowguard.dev",
 	}
 }
 
@@ -110,7 +142,16 @@ func (o *ServeOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.FailClosedOnError, "fail-closed-on-error", o.FailClosedOnError, "refuse changes when rules fail to evaluate or the handler panics (default: admit with a warning)")
 	fs.DurationVar(&o.EvaluationDeadline, "evaluation-deadline", o.EvaluationDeadline, "time allowed for one admission decision; keep it well under the webhook's timeoutSeconds")
 	fs.DurationVar(&o.Lookback, "lookback", o.Lookback, "window of observed traffic the rules consider")
-	fs.StringVar(&o.TrafficSnapshot, "traffic-snapshot", o.TrafficSnapshot, "traffic graph snapshot file to load at start, as flowguard's flow ingestion writes it")
+	fs.BoolVar(&o.Auditor, "auditor", o.Auditor, "run the AuditSchedule auditor on the elected replica")
+	fs.StringVar(&o.GoldmaneAddress, "goldmane-address", o.GoldmaneAddress, "Goldmane's gRPC address, e.g. goldmane.calico-system.svc:7443; the elected replica streams flows from it (empty: off)")
+	fs.StringVar(&o.GoldmaneCertDir, "goldmane-cert-dir", o.GoldmaneCertDir, "folder holding tls.crt and tls.key (flowguard's client certificate) and ca.crt (Goldmane's CA) for mutual TLS; re-read when they change")
+	fs.DurationVar(&o.GoldmaneWindow, "goldmane-aggregation-window", o.GoldmaneWindow, "Goldmane's AGGREGATION_WINDOW (whole seconds)")
+	fs.StringVar(&o.IngestTokenFile, "ingest-token-file", o.IngestTokenFile, "file holding the bearer token of the HTTP flow ingest at "+IngestPath+" on the webhook's TLS port; re-read when it changes (empty: off)")
+	fs.StringArrayVar(&o.FlowLogs, "flow-log", o.FlowLogs, "Calico flow-log file to follow on the elected replica, across rotation (repeatable)")
+	fs.StringVar(&o.TrafficSnapshot, "traffic-snapshot", o.TrafficSnapshot, "traffic graph snapshot file: loaded at start and, when its folder is writable, saved periodically and at shutdown")
+	fs.DurationVar(&o.TrafficSnapshotInterval, "traffic-snapshot-interval", o.TrafficSnapshotInterval, "how often --traffic-snapshot is saved")
+	fs.StringVar(&o.ObservedTrafficNamespace, "observed-traffic-namespace", o.ObservedTrafficNamespace, "namespace of the ObservedTraffic shards of traffic between endpoints without a namespace (default --namespace)")
+	fs.DurationVar(&o.ObservedTrafficSyncInterval, "observed-traffic-sync-interval", o.ObservedTrafficSyncInterval, "how often the elected replica writes learned traffic to ObservedTraffic; other replicas see it this much later at most, plus the write time")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "elect a leader for the singleton roles; the webhook serves on every replica regardless")
 	fs.StringVar(&o.LeaderElectionID, "leader-election-id", o.LeaderElectionID, "name of the leader election Lease")
 	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", o.LeaderElectionNamespace, "namespace of the leader election Lease (default --namespace)")
@@ -147,6 +188,7 @@ func (o *ServeOptions) Validate() error {
 	if o.LeaderElect && o.LeaderElectionID == "" {
 		errs = append(errs, errors.New("--leader-election-id: must be set with --leader-elect"))
 	}
+	errs = append(errs, o.validateTraffic()...)
 	if len(errs) == 0 {
 		if err := o.Config().Validate(); err != nil {
 			errs = append(errs, err)
@@ -198,15 +240,23 @@ func newServeCommand(logOpts *LogOptions) *cobra.Command {
 	o := NewServeOptions()
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run the validating admission webhook",
-		Long: `Run flowguard's validating admission webhook: a TLS endpoint the API server calls for
-policies, sets, tiers, namespace labels, workloads and RegoRules, with health probes and
-Prometheus metrics. Certificates are re-read when they rotate.`,
+		Short: "Run the admission webhook, the auditor and flow ingestion",
+		Long: `Run flowguard in the cluster. Every replica serves the validating admission webhook (a TLS
+endpoint the API server calls for policies, sets, tiers, namespace labels, workloads and
+RegoRules) and reads the traffic learned so far from ObservedTraffic objects. The elected
+replica also runs the AuditSchedule auditor and ingests flows (Goldmane, HTTP ingest, flow-log
+files), writing what it learns to ObservedTraffic. Health probes and Prometheus metrics on every
+replica; certificates and the ingest token are re-read when they rotate.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		// Validation is separate from running so that the chart's tests can check the
+		// arguments it renders against these very flags.
+		PreRunE: func(*cobra.Command, []string) error {
 			if err := o.Validate(); err != nil {
 				return badInput(err)
 			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := logOpts.Logger(cmd.ErrOrStderr())
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -217,12 +267,16 @@ Prometheus metrics. Certificates are re-read when they rotate.`,
 	return cmd
 }
 
-// RunServe runs the webhook until ctx ends. The logger comes from ctx.
+// RunServe runs flowguard serve until ctx ends. The logger comes from ctx.
 func RunServe(ctx context.Context, o *ServeOptions) error {
 	log := logf.FromContext(ctx)
 	// controller-runtime's own components (webhook server, manager) log through its
 	// process-wide logger; give it ours so nothing is lost or printed in another format.
 	ctrl.SetLogger(log)
+	reg := o.Registry
+	if reg == nil {
+		reg = ctrlmetrics.Registry
+	}
 
 	restCfg, err := restConfig(o.Kubeconfig)
 	if err != nil {
@@ -239,10 +293,6 @@ func RunServe(ctx context.Context, o *ServeOptions) error {
 	if err != nil {
 		return err
 	}
-	electionNS := o.LeaderElectionNamespace
-	if electionNS == "" {
-		electionNS = o.Namespace
-	}
 	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
 		Scheme:                        scheme,
 		Logger:                        log,
@@ -251,7 +301,7 @@ func RunServe(ctx context.Context, o *ServeOptions) error {
 		WebhookServer:                 srv,
 		LeaderElection:                o.LeaderElect,
 		LeaderElectionID:              o.LeaderElectionID,
-		LeaderElectionNamespace:       electionNS,
+		LeaderElectionNamespace:       o.electionNamespace(),
 		LeaderElectionReleaseOnCancel: true,
 		// managedFields are a large share of every cached object and nothing reads them.
 		Cache: cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
@@ -264,17 +314,6 @@ func RunServe(ctx context.Context, o *ServeOptions) error {
 	}
 
 	state := webhook.NewState(clock.RealClock{})
-	if o.TrafficSnapshot != "" {
-		g, err := flows.NewGraph(flows.GraphOptions{})
-		if err != nil {
-			return err
-		}
-		if err := g.LoadFile(o.TrafficSnapshot); err != nil {
-			return fmt.Errorf("load --traffic-snapshot: %w", err)
-		}
-		state.SetTraffic(g)
-		log.Info("Traffic graph loaded", "path", o.TrafficSnapshot, "edges", g.Stats().Edges)
-	}
 	engine, err := rego.NewEngine(state, rego.Options{Deadline: o.EvaluationDeadline, Lookback: o.Lookback})
 	if err != nil {
 		return fmt.Errorf("start rule engine: %w", err)
@@ -284,7 +323,10 @@ func RunServe(ctx context.Context, o *ServeOptions) error {
 	if err := mgr.Add(state); err != nil {
 		return fmt.Errorf("add cluster state publisher: %w", err)
 	}
-	metrics, err := webhook.NewMetrics(ctrlmetrics.Registry, time.Now, state.TrafficUpdated)
+	if err := addTraffic(ctx, mgr, o, state, reg); err != nil {
+		return err
+	}
+	metrics, err := webhook.NewMetrics(reg, time.Now, state.TrafficUpdated)
 	if err != nil {
 		return err
 	}
@@ -298,12 +340,19 @@ func RunServe(ctx context.Context, o *ServeOptions) error {
 	if err := state.Watch(ctx, mgr.GetCache(), scheme, mgr.GetRESTMapper()); err != nil {
 		return err
 	}
-	rules := webhook.NewRuleLoader(engine, mgr.GetCache())
+	userRules := &userRuleSet{engine: engine}
+	rules := webhook.NewRuleLoader(userRules, mgr.GetCache())
 	if err := rules.Watch(ctx, mgr.GetCache()); err != nil {
 		return err
 	}
 	if err := mgr.Add(rules); err != nil {
 		return fmt.Errorf("add RegoRule loader: %w", err)
+	}
+	if o.Auditor {
+		if err := AddAuditor(mgr, state, AuditorOptions{Deadline: auditDeadline, UserRules: userRules.current,
+			Ready: state.Synced, Registerer: reg}); err != nil {
+			return err
+		}
 	}
 
 	checks := []struct {
@@ -322,9 +371,40 @@ func RunServe(ctx context.Context, o *ServeOptions) error {
 			return fmt.Errorf("add readiness check %s: %w", c.name, err)
 		}
 	}
-	log.Info("Starting webhook", "port", o.WebhookPort, "exemptNamespaces", o.Config().ExemptNamespaces)
+	log.Info("Starting flowguard", "port", o.WebhookPort, "exemptNamespaces", o.Config().ExemptNamespaces,
+		"auditor", o.Auditor, "goldmane", o.GoldmaneAddress, "ingest", o.IngestTokenFile != "", "flowLogs", o.FlowLogs)
 	if err := mgr.Start(ctx); err != nil {
 		return fmt.Errorf("run manager: %w", err)
+	}
+	return nil
+}
+
+// auditDeadline bounds the rules' evaluation of one object in a scheduled audit, as
+// `flowguard audit --timeout` does offline.
+const auditDeadline = 30 * time.Second
+
+func (o *ServeOptions) electionNamespace() string {
+	if o.LeaderElectionNamespace != "" {
+		return o.LeaderElectionNamespace
+	}
+	return o.Namespace
+}
+
+// userRuleSet hands the RegoRules the loader compiled to the admission engine and keeps them
+// for the auditor, which builds engines of its own.
+type userRuleSet struct {
+	engine *rego.Engine
+	rules  atomic.Pointer[[]rego.UserRule]
+}
+
+func (u *userRuleSet) SetUserRuleSet(rules []rego.UserRule) error {
+	u.rules.Store(&rules)
+	return u.engine.SetUserRuleSet(rules)
+}
+
+func (u *userRuleSet) current() []rego.UserRule {
+	if p := u.rules.Load(); p != nil {
+		return *p
 	}
 	return nil
 }

@@ -35,6 +35,30 @@ func TestServeOptionsValidate(t *testing.T) {
 				"--lookback 0s: must be positive",
 			},
 		},
+		"every flow source at once": {
+			args: []string{"--goldmane-address=goldmane.calico-system.svc:7443", "--goldmane-cert-dir=/goldmane",
+				"--ingest-token-file=/ingest/token", "--flow-log=/var/log/calico/flowlogs/flows.log", "--flow-log=/logs/b.log",
+				"--traffic-snapshot=/data/traffic.snapshot", "--observed-traffic-namespace=flowguard-traffic", "--auditor=false"},
+		},
+		"Goldmane needs its client certificate, and the certificate needs Goldmane": {
+			args:    []string{"--goldmane-address=goldmane:7443"},
+			wantErr: []string{"--goldmane-cert-dir: must be set with --goldmane-address"},
+		},
+		"a certificate folder without Goldmane is a mistake": {
+			args:    []string{"--goldmane-cert-dir=/goldmane"},
+			wantErr: []string{"--goldmane-cert-dir: set without --goldmane-address"},
+		},
+		"traffic options are checked": {
+			args: []string{"--goldmane-aggregation-window=1500ms", "--flow-log=", "--traffic-snapshot-interval=0s",
+				"--observed-traffic-sync-interval=-1s", "--observed-traffic-namespace=Traffic"},
+			wantErr: []string{
+				"--goldmane-aggregation-window 1.5s: must be a whole number of seconds",
+				"--flow-log: must not be empty",
+				"--traffic-snapshot-interval 0s: must be positive",
+				"--observed-traffic-sync-interval -1s: must be positive",
+				`--observed-traffic-namespace "Traffic"`,
+			},
+		},
 		"the webhook configuration is validated too": {
 			args:    []string{"--exempt-namespaces=Bad_NS", "--evaluation-deadline=0s"},
 			wantErr: []string{`exempt namespace "Bad_NS"`, "decision deadline 0s: must be positive"},

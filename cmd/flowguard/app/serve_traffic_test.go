@@ -1,0 +1,258 @@
+package app
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/flowguard/flowguard/flows"
+)
+
+func TestIngestGate(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Has("hold") {
+			close(entered)
+			<-release
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	refused := prometheus.NewCounter(prometheus.CounterOpts{Name: "refused"})
+	gate := &ingestGate{next: next, refused: refused}
+	srv := httptest.NewServer(gate)
+	t.Cleanup(srv.Close)
+	post := func(query string) *http.Response {
+		t.Helper()
+		resp, err := srv.Client().Post(srv.URL+IngestPath+query, "application/x-ndjson", strings.NewReader("{}\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+
+	t.Run("a replica that is not elected refuses, so that the shipper retries elsewhere", func(t *testing.T) {
+		resp := post("")
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !resp.Close {
+			t.Errorf("got %d, Retry-After %q, connection closed %t; want 503 with Retry-After on a closed connection",
+				resp.StatusCode, resp.Header.Get("Retry-After"), resp.Close)
+		}
+		if got := testutil.ToFloat64(refused); got != 1 {
+			t.Errorf("refusals counted = %v, want 1", got)
+		}
+	})
+	t.Run("the elected replica passes requests on", func(t *testing.T) {
+		gate.setOpen(true)
+		if resp := post(""); resp.StatusCode != http.StatusOK {
+			t.Errorf("got %d, want 200", resp.StatusCode)
+		}
+	})
+	t.Run("closing waits for the request in flight, and refuses the next", func(t *testing.T) {
+		answered := make(chan int)
+		go func() { answered <- post("?hold").StatusCode }()
+		<-entered
+		if gate.mu.TryLock() {
+			t.Fatal("the gate could be closed while a request was being served")
+		}
+		closed := make(chan struct{})
+		go func() { gate.setOpen(false); close(closed) }()
+		close(release)
+		if code := <-answered; code != http.StatusOK {
+			t.Errorf("request in flight answered %d, want 200", code)
+		}
+		<-closed
+		if resp := post(""); resp.StatusCode != http.StatusServiceUnavailable {
+			t.Errorf("after closing: %d, want 503", resp.StatusCode)
+		}
+	})
+}
+
+func TestTokenWatcher(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "token")
+	write := func(s string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("first-token\n")
+	token, err := readToken(path)
+	if err != nil || string(token) != "first-token" {
+		t.Fatalf("readToken = %q, %v; want the token without its newline", token, err)
+	}
+	g, err := flows.NewGraph(flows.GraphOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ingest, err := flows.NewIngest(flows.IngestOptions{Token: token}, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(ingest)
+	t.Cleanup(srv.Close)
+	status := func(token string) int {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader("\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+
+	// The watcher reads the file once per step the test takes, and says when it waits again.
+	waiting, step := make(chan struct{}), make(chan struct{})
+	w := &tokenWatcher{path: path, ingest: ingest, current: token, wait: func(ctx context.Context) error {
+		select {
+		case waiting <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		select {
+		case <-step:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() { _ = w.Start(ctx); close(stopped) }()
+	t.Cleanup(func() { cancel(); <-stopped })
+	<-waiting
+	poll := func() {
+		step <- struct{}{}
+		<-waiting
+	}
+
+	// The steps run in order: each starts from the token the one before left in force.
+	steps := []struct {
+		name              string
+		file              string
+		accepted, refused string
+	}{
+		{name: "the token in force at start", file: "first-token\n", accepted: "first-token", refused: "second-token"},
+		{name: "a rotated Secret is in force without a restart", file: "second-token", accepted: "second-token", refused: "first-token"},
+		{name: "an empty file leaves the token in force", file: "  \n", accepted: "second-token", refused: ""},
+	}
+	for _, tc := range steps {
+		t.Run(tc.name, func(t *testing.T) {
+			write(tc.file)
+			poll()
+			if got := status(tc.accepted); got != http.StatusOK {
+				t.Errorf("token %q: %d, want 200", tc.accepted, got)
+			}
+			if tc.refused != "" {
+				if got := status(tc.refused); got != http.StatusUnauthorized {
+					t.Errorf("token %q: %d, want 401", tc.refused, got)
+				}
+			}
+		})
+	}
+}
+
+func TestReadTokenRefusesAnEmptyFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(path, []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readToken(path); err == nil || !strings.Contains(err.Error(), "the token is empty") {
+		t.Errorf("readToken of an empty file = %v, want an error saying so", err)
+	}
+}
+
+func TestLoadSnapshot(t *testing.T) {
+	saved := func(t *testing.T, dir string) string {
+		g, err := flows.NewGraph(flows.GraphOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now()
+		g.Add(&flows.Record{Src: flows.Endpoint{Type: flows.TypeWorkload, Namespace: "web", Name: "frontend-*"},
+			Dst: flows.Endpoint{Type: flows.TypeWorkload, Namespace: "shop", Name: "api-*"}, DstPort: 8080,
+			Proto: flows.ProtoTCP, Action: flows.ActionAllow, Reporter: flows.ReporterDst, Flows: 3,
+			Start: now.Add(-time.Minute), End: now})
+		path := filepath.Join(dir, "traffic.snapshot")
+		if err := g.SaveFile(path); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	readOnly := func(t *testing.T, dir string) {
+		if os.Geteuid() == 0 {
+			t.Skip("root writes to read-only folders")
+		}
+		if err := os.Chmod(dir, 0o555); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = os.Chmod(dir, 0o755) })
+	}
+	tests := map[string]struct {
+		setup                  func(t *testing.T, dir string) string
+		wantLoaded, wantWrites bool
+		wantErr                string
+	}{
+		"a saved snapshot is loaded and saved again": {setup: saved, wantLoaded: true, wantWrites: true},
+		"the first start in a writable folder has nothing to load": {
+			setup:      func(t *testing.T, dir string) string { return filepath.Join(dir, "traffic.snapshot") },
+			wantWrites: true,
+		},
+		"a snapshot in a read-only folder is only read": {
+			setup:      func(t *testing.T, dir string) string { p := saved(t, dir); readOnly(t, dir); return p },
+			wantLoaded: true,
+		},
+		"a missing snapshot in a read-only folder is a mistake": {
+			setup:   func(t *testing.T, dir string) string { readOnly(t, dir); return filepath.Join(dir, "traffic.snapshot") },
+			wantErr: "--traffic-snapshot: load traffic graph",
+		},
+		"a snapshot in a folder that does not exist is a mistake": {
+			setup:   func(t *testing.T, dir string) string { return filepath.Join(dir, "missing", "traffic.snapshot") },
+			wantErr: "--traffic-snapshot: load traffic graph",
+		},
+		"a corrupt snapshot is refused": {
+			setup: func(t *testing.T, dir string) string {
+				p := filepath.Join(dir, "traffic.snapshot")
+				if err := os.WriteFile(p, []byte("not a snapshot"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				return p
+			},
+			wantErr: "--traffic-snapshot: load traffic graph from",
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			path := tc.setup(t, t.TempDir())
+			g, err := flows.NewGraph(flows.GraphOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			loaded, writable, err := loadSnapshot(g, path)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("loadSnapshot error = %v, want it to contain %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || loaded != tc.wantLoaded || writable != tc.wantWrites {
+				t.Fatalf("loadSnapshot = loaded %t, writable %t, %v; want %t, %t", loaded, writable, err, tc.wantLoaded, tc.wantWrites)
+			}
+			if edges := g.Stats().Edges; (edges > 0) != tc.wantLoaded {
+				t.Errorf("graph has %d edges after loading", edges)
+			}
+		})
+	}
+}

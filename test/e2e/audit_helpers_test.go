@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"text/tabwriter"
@@ -136,9 +137,11 @@ func (s *findingSource) Evaluate(_ context.Context, scope audit.Scope) (audit.Re
 
 // auditManager is a controller-runtime manager running an Auditor.
 type auditManager struct {
+	t      *testing.T
 	mgr    manager.Manager
 	cancel context.CancelFunc
 	done   chan error
+	ended  sync.Once
 }
 
 type auditManagerOptions struct {
@@ -183,16 +186,26 @@ func startAuditManager(t *testing.T, c *cluster.Cluster, clock *clocktesting.Fak
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(logf.IntoContext(context.Background(), log))
-	am := &auditManager{mgr: mgr, cancel: cancel, done: make(chan error, 1)}
+	am := &auditManager{t: t, mgr: mgr, cancel: cancel, done: make(chan error, 1)}
 	go func() { am.done <- mgr.Start(ctx) }()
 	t.Cleanup(am.stop)
 	return am
 }
 
+// wait waits for the manager to return; a manager that ends with an error fails the test. Later
+// waits return at once.
+func (m *auditManager) wait() {
+	m.ended.Do(func() {
+		if err := <-m.done; err != nil {
+			m.t.Errorf("audit manager: %v", err)
+		}
+	})
+}
+
+// stop cancels the manager and waits for it to return.
 func (m *auditManager) stop() {
 	m.cancel()
-	<-m.done
-	m.done <- nil // later stops return at once
+	m.wait()
 }
 
 // stepWhenIdle advances clock by d once the auditor waits on it, so the step wakes the loop.

@@ -68,8 +68,7 @@ func TestAuditLeaderChangeLosesNoReport(t *testing.T) {
 	crash := func() { first.cancel() }
 	crashing.crash.Store(&crash)
 	stepWhenIdle(t, clockA, time.Minute)
-	<-first.done
-	first.done <- nil
+	first.wait() // until the crash has stopped it
 
 	var before v1alpha1.ClusterAuditReport
 	if err := c.Client.Get(ctx, client.ObjectKey{Name: run}, &before); err != nil {

@@ -74,7 +74,12 @@ func TestAuditScheduleWithTheRuleLibrary(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(mctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("manager: %v", err)
+		}
+	})
 
 	sched := &v1alpha1.AuditSchedule{
 		ObjectMeta: metav1.ObjectMeta{Name: "shop", Annotations: map[string]string{v1alpha1.RunNowAnnotation: "1"}},

@@ -68,7 +68,7 @@ type dryRunRecord struct {
 	Msg  string `json:"msg"`
 }
 
-// admit runs the decider under the deadline in ctx. The decider runs on its own goroutine so that
+// admit runs the decider under the deadline in ctx. The decider runs on another goroutine so that
 // a decider that ignores its context still cannot hold the API server past the deadline; its
 // panics are caught there and returned as errors.
 func (h *Handler) admit(ctx context.Context, in rego.AdmissionRequest) (rego.Result, error) {
@@ -77,7 +77,7 @@ func (h *Handler) admit(ctx context.Context, in rego.AdmissionRequest) (rego.Res
 		err error
 	}
 	done := make(chan outcome, 1)
-	go func() {
+	h.workers.run(func() {
 		defer func() {
 			if p := recover(); p != nil {
 				done <- outcome{err: &panicError{value: p, stack: debug.Stack()}}
@@ -85,7 +85,7 @@ func (h *Handler) admit(ctx context.Context, in rego.AdmissionRequest) (rego.Res
 		}()
 		res, err := h.decider.Admit(ctx, in)
 		done <- outcome{res, err}
-	}()
+	})
 	select {
 	case o := <-done:
 		return o.res, o.err

@@ -13,8 +13,6 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 )
 
-func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }
-
 // TestLoad: what the loader reads, and how it reports what it cannot.
 func TestLoad(t *testing.T) {
 	tests := map[string]struct {

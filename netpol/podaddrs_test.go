@@ -51,5 +51,5 @@ func refOrNil(w *Workload) string {
 	if w == nil {
 		return "nothing"
 	}
-	return w.WorkloadRef.String()
+	return w.String()
 }

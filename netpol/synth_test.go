@@ -104,7 +104,7 @@ func TestSynthConnectivityAgreesWithVerdicts(t *testing.T) {
 				continue
 			}
 			src, dst := netpol.WorkloadEndpoint(s.WorkloadRef), netpol.WorkloadEndpoint(d.WorkloadRef)
-			set, ok := got[[2]string{s.WorkloadRef.String(), d.WorkloadRef.String()}]
+			set, ok := got[[2]string{s.String(), d.String()}]
 			for _, pkt := range pkts {
 				want := e.Verdict(src, dst, pkt).Allowed
 				if want {

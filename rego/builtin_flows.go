@@ -113,7 +113,7 @@ func (d *decision) flows(args []*ast.Term) (ast.Value, error) {
 		}
 	}
 	var gs []group
-	for _, c := range connections(g, q) {
+	for _, c := range d.connections(g, q) {
 		into, outOf := spec.ingress && spec.inScope(&c.dst), spec.egress && spec.inScope(&c.src)
 		if !into && !outOf {
 			continue

@@ -22,11 +22,11 @@ func (d *decision) impact(args []*ast.Term) (ast.Value, error) {
 		return nil, err
 	}
 	op, _ := args[2].Value.(ast.String)
-	obj, err := objectArg(args[0])
+	obj, err := d.objectArg(args[0])
 	if err != nil {
 		return nil, fmt.Errorf("object: %w", err)
 	}
-	old, err := objectArg(args[1])
+	old, err := d.objectArg(args[1])
 	if err != nil {
 		return nil, fmt.Errorf("old object: %w", err)
 	}
@@ -68,7 +68,7 @@ func (d *decision) impact(args []*ast.Term) (ast.Value, error) {
 
 	q := d.window()
 	q.Either = changeScope(base, after, subject, old, obj)
-	observed := connections(g, q)
+	observed := d.connections(g, q)
 	conns := make([]netpol.Connection, 0, len(observed))
 	for _, c := range observed {
 		conns = append(conns, netpol.Connection{

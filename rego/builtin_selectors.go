@@ -83,7 +83,7 @@ type selectorUse struct {
 // all()) and negative ones (notSelector) are left out. Workloads and namespaces are those of
 // the State's cluster: a policy change does not change them.
 func (d *decision) selectors(args []*ast.Term) (ast.Value, error) {
-	obj, err := objectArg(args[0])
+	obj, err := d.objectArg(args[0])
 	if err != nil || obj == nil {
 		return nil, fmt.Errorf("want a policy object: %v", err)
 	}

@@ -25,7 +25,7 @@ type shadow struct {
 // that matches everything, or an earlier tier does so with Allow or Deny. The analysis is
 // conservative: it reports only what certainly shadows.
 func (d *decision) shadowed(args []*ast.Term) (ast.Value, error) {
-	obj, err := objectArg(args[0])
+	obj, err := d.objectArg(args[0])
 	if err != nil || obj == nil {
 		return nil, fmt.Errorf("want a policy object: %v", err)
 	}

@@ -46,7 +46,7 @@ func (u *ruleUse) add(peer *flows.Endpoint, c *conn, t tally) {
 // peers and ports they used, the flows that reached the endpoints the policy selects in that
 // direction, and the rule narrowed to the observed traffic.
 func (d *decision) ruleUsage(args []*ast.Term) (ast.Value, error) {
-	obj, err := objectArg(args[0])
+	obj, err := d.objectArg(args[0])
 	if err != nil || obj == nil {
 		return nil, fmt.Errorf("want a policy object: %v", err)
 	}
@@ -82,7 +82,7 @@ func (d *decision) ruleUsage(args []*ast.Term) (ast.Value, error) {
 		}
 		uses := make([]ruleUse, len(rules))
 		var selectedFlows uint64
-		for _, c := range connections(g, q) {
+		for _, c := range d.connections(g, q) {
 			self, peer, denied := &c.dst, &c.src, c.deniedIngress()
 			if dir == netpol.Egress {
 				self, peer, denied = &c.src, &c.dst, c.deniedEgress()

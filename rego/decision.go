@@ -27,6 +27,11 @@ type decision struct {
 	req   *AdmissionRequest
 	input ast.Value
 
+	// objects are the object arguments builtins converted; see objectArg.
+	objects []convertedObject
+	// scratch is taken from shared.scratch on first use; see connections.
+	scratch *connScratch
+
 	baseEngine  *netpol.Engine
 	worldDone   bool
 	worldEngine *netpol.Engine

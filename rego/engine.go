@@ -150,6 +150,7 @@ func (e *Engine) Admit(ctx context.Context, req AdmissionRequest) (Result, error
 	defer cancel()
 	d := newDecision(ctx, e.state, &e.shared, e.opts.Lookback)
 	d.req, d.input = &req, input
+	defer d.release()
 	err = e.evaluate(d, rules, input, requestResource(req), &res)
 	return res, err
 }

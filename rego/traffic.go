@@ -76,19 +76,40 @@ func (c *conn) allowed() tally {
 func (c *conn) deniedIngress() tally { return c.dstDeny }
 func (c *conn) deniedEgress() tally  { return c.srcDeny }
 
-// connections gathers the edges a query selects into connections, in a stable order.
-func connections(g *flows.Graph, q flows.Query) []*conn {
-	byKey := map[connKey]*conn{}
+// connScratch is the memory connections reuses: gathering allocated a conn per connection and
+// a map per call, the largest share of an admission decision's garbage. A decision takes one
+// from shared.scratch and gives it back when it ends.
+type connScratch struct {
+	byKey map[connKey]int
+	conns []conn
+	out   []*conn
+}
+
+// connections gathers the edges a query selects into connections, in a stable order. The
+// result lives in the decision's scratch: it is valid until the next call in the decision, so a
+// builtin must be done with one result before it asks for the next.
+func (d *decision) connections(g *flows.Graph, q flows.Query) []*conn {
+	if d.scratch == nil {
+		d.scratch, _ = d.shared.scratch.Get().(*connScratch)
+		if d.scratch == nil {
+			d.scratch = &connScratch{byKey: map[connKey]int{}}
+		}
+	}
+	sc := d.scratch
+	clear(sc.byKey)
+	sc.conns = sc.conns[:0]
 	g.Range(q, func(e *flows.Edge) bool {
 		if e.Reporter != flows.ReporterSrc && e.Reporter != flows.ReporterDst {
 			return true // forwarded traffic is reported by hosts in between, not by either end
 		}
 		k := connKey{src: e.SrcID, dst: e.DstID, port: e.DstPort, proto: e.Proto}
-		c := byKey[k]
-		if c == nil {
-			c = &conn{key: k, src: e.Src, dst: e.Dst}
-			byKey[k] = c
+		i, ok := sc.byKey[k]
+		if !ok {
+			i = len(sc.conns)
+			sc.conns = append(sc.conns, conn{key: k, src: e.Src, dst: e.Dst})
+			sc.byKey[k] = i
 		}
+		c := &sc.conns[i]
 		switch {
 		case e.Reporter == flows.ReporterDst && e.Action == flows.ActionAllow:
 			c.dstAllow.add(e)
@@ -105,15 +126,36 @@ func connections(g *flows.Graph, q flows.Query) []*conn {
 		}
 		return true
 	})
-	out := make([]*conn, 0, len(byKey))
-	for _, c := range byKey {
-		out = append(out, c)
+	out := sc.out[:0]
+	for i := range sc.conns {
+		out = append(out, &sc.conns[i])
 	}
+	sc.out = out
 	slices.SortFunc(out, func(a, b *conn) int {
 		return cmp.Or(cmp.Compare(a.key.src, b.key.src), cmp.Compare(a.key.dst, b.key.dst),
 			cmp.Compare(a.key.port, b.key.port), cmp.Compare(a.key.proto, b.key.proto))
 	})
 	return out
+}
+
+// maxScratchConns bounds the scratch given back for reuse, so that one decision over a huge
+// window does not pin its memory for every later one.
+const maxScratchConns = 1 << 14
+
+// release gives the decision's scratch back; nothing of the decision may be used after it.
+func (d *decision) release() {
+	sc := d.scratch
+	if sc == nil {
+		return
+	}
+	d.scratch = nil
+	if cap(sc.conns) > maxScratchConns {
+		return
+	}
+	clear(sc.conns) // drop the endpoints' label slices the graph may free
+	clear(sc.out)
+	clear(sc.byKey)
+	d.shared.scratch.Put(sc)
 }
 
 // group is one connection's traffic as a rule sees it.

@@ -43,6 +43,7 @@ type shared struct {
 	engines     policyEngines
 	endpoints   endpointCache
 	inventories inventories
+	scratch     sync.Pool // of *connScratch
 }
 
 // base is the netpol engine of the State's cluster snapshot.
@@ -135,6 +136,40 @@ func termEq(a, b *ast.Term) bool {
 		return a == b
 	}
 	return a.Equal(b)
+}
+
+// objectArg converts a builtin's object argument (null allowed) to a map. In an admission the
+// last few maps are kept for the decision, so that the rules' builtins, which mostly pass the
+// request's object, convert it once rather than each; builtins only read them. An audit, one
+// decision over every object, does not keep them.
+func (d *decision) objectArg(t *ast.Term) (map[string]any, error) {
+	if _, isNull := t.Value.(ast.Null); isNull {
+		return nil, nil
+	}
+	o, isObject := t.Value.(ast.Object)
+	if isObject {
+		for _, c := range d.objects {
+			if c.v == o || c.v.Compare(o) == 0 {
+				return c.m, nil
+			}
+		}
+	}
+	m, err := objectArg(t)
+	if err == nil && isObject && d.req != nil {
+		if len(d.objects) == maxConvertedObjects {
+			d.objects = d.objects[1:]
+		}
+		d.objects = append(d.objects, convertedObject{v: o, m: m})
+	}
+	return m, err
+}
+
+const maxConvertedObjects = 4
+
+// convertedObject is an object argument and its conversion.
+type convertedObject struct {
+	v ast.Object
+	m map[string]any
 }
 
 // objectArg converts a builtin's object argument (null allowed) to a map.

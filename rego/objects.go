@@ -80,6 +80,11 @@ func objectKind(obj map[string]any) string {
 // typedObject converts an object from the rule input to the typed object netpol reads. It
 // returns (nil, nil) for kinds netpol does not read: they cannot change policy semantics.
 func typedObject(obj map[string]any) (runtime.Object, error) {
+	return typedObjectJSON(obj, nil)
+}
+
+// typedObjectJSON is typedObject given, when data is not nil, the JSON obj was decoded from.
+func typedObjectJSON(obj map[string]any, data []byte) (runtime.Object, error) {
 	if obj == nil {
 		return nil, nil
 	}
@@ -90,9 +95,11 @@ func typedObject(obj map[string]any) (runtime.Object, error) {
 	}
 	// Through JSON rather than the unstructured converter: rule inputs carry json.Number and
 	// float64 numbers that the converter refuses for some fields (Calico's order).
-	data, err := json.Marshal(obj)
-	if err != nil {
-		return nil, fmt.Errorf("decode %s: %w", kind, err)
+	if data == nil {
+		var err error
+		if data, err = json.Marshal(obj); err != nil {
+			return nil, fmt.Errorf("decode %s: %w", kind, err)
+		}
 	}
 	if err := json.Unmarshal(data, typed); err != nil {
 		return nil, fmt.Errorf("decode %s: %w", kind, err)

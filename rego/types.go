@@ -106,6 +106,10 @@ type AdmissionRequest struct {
 	Object, OldObject map[string]any // nil where absent
 	UserInfo          authenticationv1.UserInfo
 	DryRun            bool
+	// ObjectJSON and OldObjectJSON, when set, are the JSON that Object and OldObject were
+	// decoded from: the typed objects the change is applied with are decoded from them instead of
+	// re-encoding the maps.
+	ObjectJSON, OldObjectJSON []byte
 }
 
 // AuditScope narrows an audit.

@@ -83,7 +83,7 @@ func (d *decision) world() (*netpol.Engine, error) {
 	}
 	if !d.worldDone {
 		d.worldDone = true
-		d.worldEngine, d.worldErr = d.changed(netpol.Operation(d.req.Operation), d.req.OldObject, d.req.Object)
+		d.worldEngine, d.worldErr = d.changedRequest()
 	}
 	return d.worldEngine, d.worldErr
 }
@@ -100,6 +100,20 @@ func (d *decision) changed(op netpol.Operation, oldObj, newObj map[string]any) (
 		return nil, err
 	}
 	return d.changedTyped(op, oldT, newT)
+}
+
+// changedRequest is changed for the request under review, decoding its objects from the JSON
+// the caller gave, if any.
+func (d *decision) changedRequest() (*netpol.Engine, error) {
+	oldT, err := typedObjectJSON(d.req.OldObject, d.req.OldObjectJSON)
+	if err != nil {
+		return nil, fmt.Errorf("old object: %w", err)
+	}
+	newT, err := typedObjectJSON(d.req.Object, d.req.ObjectJSON)
+	if err != nil {
+		return nil, err
+	}
+	return d.changedTyped(netpol.Operation(d.req.Operation), oldT, newT)
 }
 
 func (d *decision) changedTyped(op netpol.Operation, oldT, newT runtime.Object) (*netpol.Engine, error) {

@@ -65,6 +65,12 @@ func (r *review) regoRequest() (rego.AdmissionRequest, error) {
 	if in.OldObject, err = decodeMap(r.req.OldObject.Raw); err != nil {
 		return in, fmt.Errorf("decode old object: %w", err)
 	}
+	if in.Object != nil {
+		in.ObjectJSON = r.req.Object.Raw
+	}
+	if in.OldObject != nil {
+		in.OldObjectJSON = r.req.OldObject.Raw
+	}
 	return in, nil
 }
 

@@ -4,6 +4,8 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
+	"io"
+	"path"
 	"slices"
 	"strings"
 	"testing"
@@ -19,6 +21,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/flowguard/flowguard/cmd/flowguard/app"
 )
 
 const chartDir = "flowguard"
@@ -223,4 +227,93 @@ func TestChartRejectsBadValues(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestChartArgsAreFlowguardServeFlags parses the container arguments the chart renders with the
+// real `flowguard serve` command and validates them as the binary does at start, so that the
+// chart and the binary cannot drift apart. The files the flags name must be where the chart
+// mounts them.
+func TestChartArgsAreFlowguardServeFlags(t *testing.T) {
+	tests := map[string]struct {
+		values map[string]any
+		// want are flags whose value the chart must set, and files that must be mounted.
+		want  map[string]string
+		files []string
+	}{
+		"defaults": {
+			want:  map[string]string{"namespace": "flowguard-system", "cert-dir": "/certs", "auditor": "true", "leader-elect": "true", "leader-election-id": "flowguard", "goldmane-address": "", "ingest-token-file": ""},
+			files: []string{"/certs/tls.crt", "/certs/tls.key"},
+		},
+		"every flow source": {
+			values: map[string]any{
+				"auditor": map[string]any{"enabled": false},
+				"webhook": map[string]any{"ruleActions": map[string]any{"breaking-change": "warn"}, "exemptLabel": ""},
+				"flows": map[string]any{
+					"goldmane":        map[string]any{"enabled": true},
+					"ingest":          map[string]any{"enabled": true, "tokenKey": "bearer"},
+					"flowLogs":        []any{"/var/log/calico/flowlogs/flows.log"},
+					"snapshot":        map[string]any{"enabled": true},
+					"observedTraffic": map[string]any{"namespace": "flowguard-traffic", "syncInterval": "1m"},
+				},
+				"extraVolumes":      []any{map[string]any{"name": "flowlogs", "hostPath": map[string]any{"path": "/var/log/calico/flowlogs"}}},
+				"extraVolumeMounts": []any{map[string]any{"name": "flowlogs", "mountPath": "/var/log/calico/flowlogs", "readOnly": true}},
+			},
+			want: map[string]string{"auditor": "false", "goldmane-address": "goldmane.calico-system.svc:7443",
+				"goldmane-aggregation-window": "15s", "observed-traffic-namespace": "flowguard-traffic",
+				"observed-traffic-sync-interval": "1m0s", "exempt-label": "", "rule-action": "[breaking-change=warn]"},
+			files: []string{"/goldmane/tls.crt", "/goldmane/tls.key", "/goldmane/ca.crt", "/ingest/bearer",
+				"/var/lib/flowguard/traffic.snapshot", "/var/log/calico/flowlogs/flows.log"},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			ms, err := render(t, tc.values)
+			if err != nil {
+				t.Fatalf("render: %v", err)
+			}
+			var dep appsv1.Deployment
+			find(t, ms, "Deployment", &dep)
+			container := dep.Spec.Template.Spec.Containers[0]
+
+			root := app.NewRootCommand(io.Discard, io.Discard)
+			serve, rest, err := root.Find(container.Args)
+			if err != nil || serve.Name() != "serve" {
+				t.Fatalf("the chart's arguments %v do not run flowguard serve: %v", container.Args, err)
+			}
+			if err := serve.ParseFlags(rest); err != nil {
+				t.Fatalf("flowguard serve does not accept the chart's arguments: %v", err)
+			}
+			if extra := serve.Flags().Args(); len(extra) > 0 {
+				t.Errorf("arguments that are not flags: %v", extra)
+			}
+			if err := root.PersistentPreRunE(serve, nil); err != nil {
+				t.Errorf("log flags: %v", err)
+			}
+			if err := serve.PreRunE(serve, nil); err != nil {
+				t.Errorf("flowguard serve refuses the chart's arguments: %v", err)
+			}
+			for flag, want := range tc.want {
+				f := serve.Flags().Lookup(flag)
+				if f == nil {
+					t.Errorf("--%s is not a flag of flowguard serve", flag)
+				} else if got := f.Value.String(); got != want {
+					t.Errorf("--%s = %q, want %q", flag, got, want)
+				}
+			}
+			for _, file := range tc.files {
+				if !mounted(container.VolumeMounts, file) {
+					t.Errorf("%s is not under any volume mount of the container: %+v", file, container.VolumeMounts)
+				}
+			}
+		})
+	}
+}
+
+func mounted(mounts []corev1.VolumeMount, file string) bool {
+	for _, m := range mounts {
+		if strings.HasPrefix(file, strings.TrimSuffix(m.MountPath, "/")+"/") && path.Clean(file) == file {
+			return true
+		}
+	}
+	return false
 }

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/topdown"
 )
@@ -170,7 +171,9 @@ func (e *Engine) evaluate(d *decision, rules []*compiledRule, input ast.Value, r
 		if err := e.stopped(d, cr, ref); err != nil {
 			return err
 		}
-		rs, err := cr.query.Eval(d.ctx, rego.EvalParsedInput(input), rego.EvalExternalCancel(cancel))
+		// No evaluation metrics: nothing reads them, and each evaluation would allocate a set.
+		rs, err := cr.query.Eval(d.ctx, rego.EvalParsedInput(input), rego.EvalExternalCancel(cancel),
+			rego.EvalMetrics(metrics.NoOp()))
 		if err != nil {
 			if err := e.stopped(d, cr, ref); err != nil {
 				return err

@@ -86,6 +86,9 @@ func TestFlowsReachEveryReplicaAndSurviveRestarts(t *testing.T) {
 		if got := b.metric(t, "flowguard_traffic_leader"); got != 0 {
 			t.Errorf("flowguard_traffic_leader of the replica not elected = %v", got)
 		}
+		if got := b.metric(t, "flowguard_flow_ingest_not_leader_total"); got != 1 {
+			t.Errorf("flowguard_flow_ingest_not_leader_total of the replica not elected = %v, want 1", got)
+		}
 	})
 	env.pointWebhookAt(t, b)
 
@@ -136,8 +139,18 @@ func TestFlowsReachEveryReplicaAndSurviveRestarts(t *testing.T) {
 	want["web/frontend-7d9f8b6c5-* -> shop/api-6f8d9c7b4-*:8443 src"]++
 	env.awaitLearned(t, "the new traffic and nothing counted twice", want)
 	env.awaitRefusal(t, "the new replica not elected sees the new traffic", "(18 connections)")
-	if got := a.metric(t, "flowguard_goldmane_sessions_total"); got < 1 {
-		t.Errorf("flowguard_goldmane_sessions_total on the elected replica = %v", got)
+	for metric, atLeast := range map[string]float64{
+		"flowguard_traffic_leader":                               1,
+		"flowguard_goldmane_sessions_total":                      1,
+		"flowguard_flow_records_ingested_total":                  1, // one HTTP record since the restart
+		"flowguard_observed_traffic_last_sync_timestamp_seconds": float64(first),
+	} {
+		if got := a.metric(t, metric); got < atLeast {
+			t.Errorf("%s on the elected replica = %v, want at least %v", metric, got, atLeast)
+		}
+	}
+	if got := b.metric(t, "flowguard_observed_traffic_seeded"); got != 1 {
+		t.Errorf("flowguard_observed_traffic_seeded on the replica not elected = %v, want 1", got)
 	}
 }
 

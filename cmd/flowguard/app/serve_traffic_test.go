@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,8 +13,13 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"k8s.io/apimachinery/pkg/types"
+	clocktesting "k8s.io/utils/clock/testing"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	"github.com/flowguard/flowguard/flows"
+	"github.com/flowguard/flowguard/flows/goldmane"
+	"github.com/flowguard/flowguard/flows/observed"
 )
 
 func TestIngestGate(t *testing.T) {
@@ -254,5 +260,65 @@ func TestLoadSnapshot(t *testing.T) {
 				t.Errorf("graph has %d edges after loading", edges)
 			}
 		})
+	}
+}
+
+// TestGoldmaneResumeFollowsSuccessfulWrites: the resume point saved is the Goldmane watermark
+// noted before the last write cycle that wrote every shard, so the next leader never skips
+// windows the shards lack. The API is controller-runtime's fake client; the e2e test runs the
+// same against the real API server.
+func TestGoldmaneResumeFollowsSuccessfulWrites(t *testing.T) {
+	api := fake.NewClientBuilder().Build()
+	key := types.NamespacedName{Namespace: "flowguard-system", Name: "flowguard-goldmane"}
+	metrics, err := newTrafficMetrics(prometheus.NewRegistry(), func() (goldmane.Stats, bool) { return goldmane.Stats{}, false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &trafficLeader{metrics: metrics, clock: clocktesting.NewFakeClock(time.Now()),
+		resume: &goldmaneResume{reader: api, writer: api, key: key}}
+	t1, t2 := time.Date(2025, 10, 1, 12, 0, 15, 0, time.UTC), time.Date(2025, 10, 1, 12, 0, 30, 0, time.UTC)
+	// delivered stands for a client that has delivered every window up to watermark.
+	delivered := func(watermark time.Time) {
+		c, err := goldmane.New(goldmane.Options{Address: "goldmane:7443", CAFile: "ca", CertFile: "crt", KeyFile: "key", Since: watermark},
+			func(context.Context, flows.Record) error { return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.client = c
+	}
+	saved := func() time.Time {
+		t.Helper()
+		if err := l.saveResume(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		got, err := (&goldmaneResume{reader: api, writer: api, key: key}).load(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	failed := errors.New("write traffic shard shop/traffic-0-of-1: conflict")
+
+	// The steps run in order, as the writer's cycles do.
+	steps := []struct {
+		name  string
+		cycle func()
+		want  time.Time
+	}{
+		{name: "nothing is saved before a cycle wrote the shards", cycle: func() { delivered(t1); l.note() }},
+		{name: "a cycle that wrote every shard saves the watermark noted before it", cycle: func() { l.synced(observed.SyncResult{Created: 1}, nil) }, want: t1},
+		{name: "a failed cycle leaves the point where it was", cycle: func() { delivered(t2); l.note(); l.synced(observed.SyncResult{}, failed) }, want: t1},
+		{name: "the next cycle that succeeds moves it", cycle: func() { l.note(); l.synced(observed.SyncResult{Updated: 1}, nil) }, want: t2},
+	}
+	for _, step := range steps {
+		t.Run(step.name, func(t *testing.T) {
+			step.cycle()
+			if got := saved(); !got.Equal(step.want) {
+				t.Errorf("resume point = %v, want %v", got, step.want)
+			}
+		})
+	}
+	if got := testutil.ToFloat64(metrics.syncCycles.WithLabelValues("error")); got != 1 {
+		t.Errorf("failed cycles counted = %v, want 1", got)
 	}
 }

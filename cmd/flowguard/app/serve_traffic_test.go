@@ -35,21 +35,25 @@ func TestIngestGate(t *testing.T) {
 	gate := &ingestGate{next: next, refused: refused}
 	srv := httptest.NewServer(gate)
 	t.Cleanup(srv.Close)
-	post := func(query string) *http.Response {
+	// reply is what the shipper saw: the code, Retry-After, and whether the connection closes.
+	type reply struct {
+		code       int
+		retryAfter string
+		closes     bool
+	}
+	post := func(query string) reply {
 		t.Helper()
 		resp, err := srv.Client().Post(srv.URL+IngestPath+query, "application/x-ndjson", strings.NewReader("{}\n"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
-		return resp
+		defer resp.Body.Close()
+		return reply{code: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After"), closes: resp.Close}
 	}
 
 	t.Run("a replica that is not elected refuses, so that the shipper retries elsewhere", func(t *testing.T) {
-		resp := post("")
-		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !resp.Close {
-			t.Errorf("got %d, Retry-After %q, connection closed %t; want 503 with Retry-After on a closed connection",
-				resp.StatusCode, resp.Header.Get("Retry-After"), resp.Close)
+		if r := post(""); r.code != http.StatusServiceUnavailable || r.retryAfter == "" || !r.closes {
+			t.Errorf("got %+v; want 503 with Retry-After on a closed connection", r)
 		}
 		if got := testutil.ToFloat64(refused); got != 1 {
 			t.Errorf("refusals counted = %v, want 1", got)
@@ -57,13 +61,13 @@ func TestIngestGate(t *testing.T) {
 	})
 	t.Run("the elected replica passes requests on", func(t *testing.T) {
 		gate.setOpen(true)
-		if resp := post(""); resp.StatusCode != http.StatusOK {
-			t.Errorf("got %d, want 200", resp.StatusCode)
+		if r := post(""); r.code != http.StatusOK {
+			t.Errorf("got %d, want 200", r.code)
 		}
 	})
 	t.Run("closing waits for the request in flight, and refuses the next", func(t *testing.T) {
 		answered := make(chan int)
-		go func() { answered <- post("?hold").StatusCode }()
+		go func() { answered <- post("?hold").code }()
 		<-entered
 		if gate.mu.TryLock() {
 			t.Fatal("the gate could be closed while a request was being served")
@@ -75,8 +79,8 @@ func TestIngestGate(t *testing.T) {
 			t.Errorf("request in flight answered %d, want 200", code)
 		}
 		<-closed
-		if resp := post(""); resp.StatusCode != http.StatusServiceUnavailable {
-			t.Errorf("after closing: %d, want 503", resp.StatusCode)
+		if r := post(""); r.code != http.StatusServiceUnavailable {
+			t.Errorf("after closing: %d, want 503", r.code)
 		}
 	})
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Generates everything derived from Go types and markers, in the tree that holds this script:
 #   api/**/zz_generated.deepcopy.go   controller-gen object, from the types in api/
-#   config/crd/bases                  controller-gen crd, flowguard's CRDs
+#   config/crd/bases                  controller-gen crd, flowguard's CRDs (copied to charts/flowguard/crds)
 #   config/rbac/role.yaml             controller-gen rbac, from +kubebuilder:rbac markers anywhere
 #   config/crd/calico                 hack/tools/controller-gen/calicocrds, from github.com/projectcalico/api
 #   config/crd/cert-manager           copied from github.com/cert-manager/cert-manager's deploy/crds
@@ -54,6 +54,9 @@ controller_gen object paths="$root/api/..."
 clean config/crd/bases
 controller_gen crd paths="$root/api/..." output:crd:dir="$root/config/crd/bases"
 kustomization config/crd/bases "flowguard's CustomResourceDefinitions."
+# The chart installs the same CRDs from its crds/ folder (charts/drift_test.go holds them equal).
+clean charts/flowguard/crds
+cp config/crd/bases/flowguard.dev_*.yaml charts/flowguard/crds/
 
 echo "manifests: RBAC from +kubebuilder:rbac markers"
 # Load only the packages that carry markers: the rest of the module need not even compile.

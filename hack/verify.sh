@@ -14,7 +14,7 @@ bash "$work/hack/manifests.sh" >/dev/null
 
 # api/ holds the deepcopy code; the rest of it is identical in both copies.
 status=0
-for path in api config/crd config/rbac; do
+for path in api config/crd config/rbac charts/flowguard/crds; do
 	if ! diff -ru "$src/$path" "$work/$path" >"$work/diff" 2>&1; then
 		sed "s|$src/|committed: |g; s|$work/|regenerated: |g" "$work/diff"
 		status=1

@@ -20,6 +20,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/yaml"
 
 	"github.com/flowguard/flowguard/cmd/flowguard/app"
@@ -128,6 +129,23 @@ func TestChartDefaults(t *testing.T) {
 		aff := dep.Spec.Template.Spec.Affinity
 		if aff == nil || aff.PodAntiAffinity == nil || len(aff.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution) == 0 {
 			t.Errorf("no pod anti-affinity: %+v", aff)
+		}
+	})
+	t.Run("the garbage collector's heap stays under the container's memory limit", func(t *testing.T) {
+		c := dep.Spec.Template.Spec.Containers[0]
+		env := map[string]string{}
+		for _, e := range c.Env {
+			env[e.Name] = e.Value
+		}
+		if env["GOGC"] != "400" {
+			t.Errorf("GOGC = %q, want 400", env["GOGC"])
+		}
+		limit, err := resource.ParseQuantity(strings.TrimSuffix(env["GOMEMLIMIT"], "B"))
+		if err != nil {
+			t.Fatalf("GOMEMLIMIT %q is not a quantity: %v", env["GOMEMLIMIT"], err)
+		}
+		if mem := c.Resources.Limits.Memory(); limit.Cmp(*mem) >= 0 {
+			t.Errorf("GOMEMLIMIT %s is not below the memory limit %s", &limit, mem)
 		}
 	})
 	t.Run("restricted pod security", func(t *testing.T) {

@@ -50,6 +50,9 @@ type Dependencies struct {
 	MaxPolicyEvents int
 	// OmittedNote says where to read violations a report left out; see ReportOptions.
 	OmittedNote func(ns string, omitted int) string
+	// Recommend, when set, computes the policy recommendation of schedules that ask for one;
+	// without it such schedules' reports say that no recommender is configured.
+	Recommend Recommender
 	// Ready, when set, holds every run back until it returns nil: the snapshot an audit takes
 	// must not be an informer cache that is still filling.
 	Ready func() error

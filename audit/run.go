@@ -93,6 +93,7 @@ func (a *Auditor) execute(ctx context.Context, sched *v1alpha1.AuditSchedule, ru
 		}
 	}
 	reps := BuildReports(res, ReportOptions{RunName: runName, Schedule: sched.Name, MaxViolations: maxViolations, OmittedNote: a.deps.OmittedNote})
+	a.recommendations(ctx, sched, scope, res.EvaluatedAt, reps)
 	if err := a.writeReports(ctx, sched, reps); err != nil {
 		return Summary{}, reps, err
 	}

@@ -100,10 +100,55 @@ type AuditScheduleSpec struct {
 	// +optional
 	StartingDeadline *metav1.Duration `json:"startingDeadline,omitempty"`
 
+	// Recommendations, when set, adds to each namespace's AuditReport the least-privilege
+	// policies learned from the same window of observed traffic (what `flowguard recommend`
+	// prints), and optionally writes them to the cluster as Calico StagedNetworkPolicies.
+	// No recommendations when empty.
+	// +optional
+	Recommendations *RecommendationSettings `json:"recommendations,omitempty"`
+
 	// Suspend stops scheduled runs; a run-now request is still honoured.
 	// +optional
 	// +kubebuilder:default=false
 	Suspend bool `json:"suspend"`
+}
+
+// RecommendationStyle is the kind of policies recommended.
+// +kubebuilder:validation:Enum=k8s;calico-staged
+type RecommendationStyle string
+
+// Recommendation styles.
+const (
+	// RecommendationStyleKubernetes recommends networking.k8s.io/v1 NetworkPolicies.
+	RecommendationStyleKubernetes RecommendationStyle = "k8s"
+	// RecommendationStyleCalicoStaged recommends one projectcalico.org/v3 StagedNetworkPolicy
+	// per namespace, in a tier.
+	RecommendationStyleCalicoStaged RecommendationStyle = "calico-staged"
+)
+
+// RecommendationSettings say what recommendations a schedule's runs add to its reports.
+// +kubebuilder:validation:XValidation:rule="!has(self.writeStagedPolicies) || !self.writeStagedPolicies || self.style == 'calico-staged'",message="writeStagedPolicies needs style calico-staged"
+type RecommendationSettings struct {
+	// Style is the kind of policies recommended: Kubernetes NetworkPolicies (k8s) or Calico
+	// StagedNetworkPolicies (calico-staged).
+	// +optional
+	// +kubebuilder:default=k8s
+	Style RecommendationStyle `json:"style,omitempty"`
+
+	// WriteStagedPolicies has the auditor apply the Tier and, for every namespace whose
+	// recommendation is stable, its StagedNetworkPolicy (server-side apply, field manager
+	// flowguard-recommender). Staged policies enforce nothing; they let Calico's staged-policy
+	// tooling preview them. Only with style calico-staged.
+	// +optional
+	// +kubebuilder:default=false
+	WriteStagedPolicies bool `json:"writeStagedPolicies,omitempty"`
+
+	// Tier is the Calico tier of calico-staged policies.
+	// +optional
+	// +kubebuilder:default=namespace-isolation
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Tier string `json:"tier,omitempty"`
 }
 
 // AuditRule selects one rule and overrides its parameters.

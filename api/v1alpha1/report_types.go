@@ -63,6 +63,11 @@ type AuditReport struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
+	// Recommendation is the least-privilege policy recommendation for this namespace, when the
+	// schedule asks for recommendations.
+	// +optional
+	Recommendation *NamespaceRecommendation `json:"recommendation,omitempty"`
+
 	Summary ReportSummary `json:"summary"`
 
 	// Violations in this namespace, most severe first, capped (see summary.omitted).
@@ -133,6 +138,71 @@ type ClusterReportSummary struct {
 	// NamespacesOmitted is how many namespaces with violations were left out of namespaces.
 	// +optional
 	NamespacesOmitted int32 `json:"namespacesOmitted,omitempty"`
+
+	// Recommendations counts the namespaces' recommendations by status, when the schedule asks
+	// for recommendations.
+	// +optional
+	Recommendations *RecommendationsSummary `json:"recommendations,omitempty"`
+}
+
+// RecommendationStatus is the lifecycle state of a recommendation: learning (less than the
+// minimum observation window of traffic seen), stabilizing (a connection it allows is newer than
+// the stabilization period) or stable.
+// +kubebuilder:validation:Enum=learning;stabilizing;stable
+type RecommendationStatus string
+
+// NamespaceRecommendation is one namespace's recommended policies.
+type NamespaceRecommendation struct {
+	// Listed is how many of the policies are written out in policies.
+	Listed int32 `json:"listed"`
+
+	// Omitted is how many policies were left out of policies to keep this object small.
+	// +optional
+	Omitted int32 `json:"omitted,omitempty"`
+
+	// OmittedNote says how much was left out and where to read all of it.
+	// +optional
+	OmittedNote string `json:"omittedNote,omitempty"`
+
+	// Policies are the recommended objects as one multi-document YAML stream, one line per
+	// item, so that kubectl describe prints them as an indented block. Join the lines with
+	// newlines to apply them.
+	// +optional
+	// +kubebuilder:validation:MaxItems=20000
+	Policies []string `json:"policies,omitempty"`
+
+	// PolicyCount is the exact number of policies recommended for the namespace.
+	PolicyCount int32 `json:"policyCount"`
+
+	// Staged says whether the auditor applied the namespace's StagedNetworkPolicy in this run.
+	// +optional
+	Staged bool `json:"staged,omitempty"`
+
+	Status RecommendationStatus `json:"status"`
+
+	// Style is the kind of policies: k8s or calico-staged.
+	Style RecommendationStyle `json:"style"`
+}
+
+// RecommendationsSummary counts a run's namespace recommendations.
+type RecommendationsSummary struct {
+	// Error says why no recommendation was computed (e.g. no traffic loaded yet).
+	// +optional
+	Error string `json:"error,omitempty"`
+
+	// Learning, Stabilizing and Stable count the namespaces with a recommendation per status.
+	Learning    int32 `json:"learning"`
+	Stabilizing int32 `json:"stabilizing"`
+	Stable      int32 `json:"stable"`
+
+	// Policies is the exact number of policies recommended across the namespaces.
+	Policies int32 `json:"policies"`
+
+	// StagedWritten is how many StagedNetworkPolicies the auditor applied in this run.
+	// +optional
+	StagedWritten int32 `json:"stagedWritten,omitempty"`
+
+	Style RecommendationStyle `json:"style"`
 }
 
 // NamespaceSummary is one namespace's line in a ClusterAuditReport.

@@ -23,6 +23,7 @@ import (
 	"github.com/flowguard/flowguard/audit/regoeval"
 	"github.com/flowguard/flowguard/audit/render"
 	"github.com/flowguard/flowguard/netpol"
+	"github.com/flowguard/flowguard/recommend"
 	"github.com/flowguard/flowguard/rego"
 )
 
@@ -240,6 +241,7 @@ func AddAuditor(mgr manager.Manager, state rego.State, o AuditorOptions) error {
 		Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Informers: mgr.GetCache(),
 		Evaluator: regoeval.NewEvaluator(state, regoeval.Options{Engine: rego.Options{Deadline: o.Deadline}, UserRules: o.UserRules}),
 		Clock:     o.Clock, Recorder: mgr.GetEventRecorder("flowguard-auditor"), Metrics: metrics, Ready: o.Ready,
+		Recommend: stateRecommender(state),
 	})
 	if err != nil {
 		return err
@@ -248,4 +250,16 @@ func AddAuditor(mgr manager.Manager, state rego.State, o AuditorOptions) error {
 		return fmt.Errorf("add auditor: %w", err)
 	}
 	return nil
+}
+
+// stateRecommender recommends over the same state the rules judge: the cluster snapshot and the
+// traffic graph of the moment the run asks.
+func stateRecommender(state rego.State) audit.Recommender {
+	return func(ctx context.Context, opts recommend.Options) (*recommend.Result, error) {
+		graph := state.Traffic()
+		if graph == nil {
+			return nil, errors.New("no observed traffic is loaded yet")
+		}
+		return recommend.Recommend(ctx, state.Cluster(), graph, opts)
+	}
 }

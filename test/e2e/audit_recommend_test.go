@@ -139,6 +139,15 @@ func TestAuditScheduleRecommendations(t *testing.T) {
 		}
 	}
 
+	t.Run("writeStagedPolicies without the calico-staged style is refused", func(t *testing.T) {
+		bad := &v1alpha1.AuditSchedule{ObjectMeta: metav1.ObjectMeta{Name: "recommend-bad"}, Spec: v1alpha1.AuditScheduleSpec{
+			Schedule: "@daily", Recommendations: &v1alpha1.RecommendationSettings{Style: "k8s", WriteStagedPolicies: true}}}
+		err := c.Client.Create(ctx, bad)
+		if err == nil || !strings.Contains(err.Error(), "writeStagedPolicies needs style calico-staged") {
+			t.Errorf("create: %v", err)
+		}
+	})
+
 	t.Run("Kubernetes NetworkPolicies in the reports, nothing written", func(t *testing.T) {
 		cr, got := run(t, "recommend-k8s", &v1alpha1.RecommendationSettings{})
 		check(t, got, "k8s", "networking.k8s.io/v1", false)
@@ -158,6 +167,17 @@ func TestAuditScheduleRecommendations(t *testing.T) {
 		sum := cr.Summary.Recommendations
 		if sum == nil || sum.Stable != int32(len(apps)) || sum.StagedWritten != int32(len(apps)) || sum.Error != "" {
 			t.Errorf("cluster summary of recommendations: %+v", sum)
+		}
+
+		desc, err := c.Kubectl(ctx, "describe", "auditreport", "-n", "storefront", cr.Name)
+		if err != nil {
+			t.Fatalf("kubectl describe auditreport: %v\n%s", err, desc)
+		}
+		for _, want := range []string{"Recommendation:", "Policy Count:", "stable", "    apiVersion: projectcalico.org/v3",
+			"    kind: StagedNetworkPolicy", "name: " + recommend.CalicoPolicyName(recommend.DefaultTier, "storefront")} {
+			if !strings.Contains(desc, want) {
+				t.Errorf("kubectl describe auditreport -n storefront %s lacks %q:\n%s", cr.Name, want, desc)
+			}
 		}
 
 		out, err := c.Kubectl(ctx, "get", "stagednetworkpolicies.projectcalico.org", "-A")

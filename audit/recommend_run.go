@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -157,9 +158,7 @@ func (a *Auditor) apply(ctx context.Context, obj client.Object, labels map[strin
 		if l == nil {
 			l = map[string]string{}
 		}
-		for k, v := range labels {
-			l[k] = v
-		}
+		maps.Copy(l, labels)
 		u.SetLabels(l)
 	}
 	if err := a.deps.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u),

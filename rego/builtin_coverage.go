@@ -21,9 +21,9 @@ func probeEndpoint() *netpol.Endpoint {
 // ingress and for egress, the policies that decide for it, and, for host-network workloads,
 // the Calico policies that select a host endpoint (the only policy that governs them).
 func (d *decision) covered(args []*ast.Term) (ast.Value, error) {
-	obj, err := d.objectArg(args[0])
-	if err != nil || obj == nil {
-		return nil, fmt.Errorf("want a workload object: %v", err)
+	obj, err := d.requiredObjectArg(args[0], "a workload object")
+	if err != nil {
+		return nil, err
 	}
 	w, err := d.world()
 	if err != nil {

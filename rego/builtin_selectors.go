@@ -83,13 +83,9 @@ type selectorUse struct {
 // all()) and negative ones (notSelector) are left out. Workloads and namespaces are those of
 // the State's cluster: a policy change does not change them.
 func (d *decision) selectors(args []*ast.Term) (ast.Value, error) {
-	obj, err := d.objectArg(args[0])
-	if err != nil || obj == nil {
-		return nil, fmt.Errorf("want a policy object: %v", err)
-	}
-	ref, ok := policyRefOf(obj)
-	if !ok {
-		return nil, fmt.Errorf("%s is not a policy kind", objectKind(obj))
+	_, ref, err := d.policyArg(args[0])
+	if err != nil {
+		return nil, err
 	}
 	w, err := d.world()
 	if err != nil {

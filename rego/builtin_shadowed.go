@@ -25,13 +25,9 @@ type shadow struct {
 // that matches everything, or an earlier tier does so with Allow or Deny. The analysis is
 // conservative: it reports only what certainly shadows.
 func (d *decision) shadowed(args []*ast.Term) (ast.Value, error) {
-	obj, err := d.objectArg(args[0])
-	if err != nil || obj == nil {
-		return nil, fmt.Errorf("want a policy object: %v", err)
-	}
-	ref, ok := policyRefOf(obj)
-	if !ok {
-		return nil, fmt.Errorf("%s is not a policy kind", objectKind(obj))
+	_, ref, err := d.policyArg(args[0])
+	if err != nil {
+		return nil, err
 	}
 	w, err := d.world()
 	if err != nil {

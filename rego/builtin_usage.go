@@ -46,9 +46,9 @@ func (u *ruleUse) add(peer *flows.Endpoint, c *conn, t tally) {
 // peers and ports they used, the flows that reached the endpoints the policy selects in that
 // direction, and the rule narrowed to the observed traffic.
 func (d *decision) ruleUsage(args []*ast.Term) (ast.Value, error) {
-	obj, err := d.objectArg(args[0])
-	if err != nil || obj == nil {
-		return nil, fmt.Errorf("want a policy object: %v", err)
+	obj, ref, err := d.policyArg(args[0])
+	if err != nil {
+		return nil, err
 	}
 	g, err := d.traffic()
 	if err != nil {
@@ -57,10 +57,6 @@ func (d *decision) ruleUsage(args []*ast.Term) (ast.Value, error) {
 	w, err := d.world()
 	if err != nil {
 		return nil, err
-	}
-	ref, ok := policyRefOf(obj)
-	if !ok {
-		return nil, fmt.Errorf("%s is not a policy kind", objectKind(obj))
 	}
 	p := w.Cluster().Policy(ref)
 	if p == nil {

@@ -3,6 +3,7 @@ package rego
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -192,12 +193,11 @@ func mergeParameters(defaults, config map[string]any) map[string]any {
 // carries no location.
 func astErrors(file string, err error) CompileErrors {
 	var list ast.Errors
-	switch e := err.(type) {
-	case ast.Errors:
-		list = e
-	case *ast.Error:
+	if errs, ok := errors.AsType[ast.Errors](err); ok {
+		list = errs
+	} else if e, ok := errors.AsType[*ast.Error](err); ok {
 		list = ast.Errors{e}
-	default:
+	} else {
 		return CompileErrors{{File: file, Code: "rego_compile_error", Message: err.Error()}}
 	}
 	out := make(CompileErrors, 0, len(list))

@@ -2,6 +2,7 @@ package rego
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -87,7 +88,7 @@ func RunTests(ctx context.Context, paths []string, opts TestOptions) (TestSummar
 		Filter(opts.Run)
 	ch, err := runner.RunTests(ctx, txn)
 	if err != nil {
-		if aerrs, ok := err.(ast.Errors); ok {
+		if aerrs, ok := errors.AsType[ast.Errors](err); ok {
 			return sum, sortErrors(astErrors("", aerrs))
 		}
 		return sum, fmt.Errorf("compile tests: %w", err)

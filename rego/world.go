@@ -178,6 +178,32 @@ func (d *decision) objectArg(t *ast.Term) (map[string]any, error) {
 	return m, err
 }
 
+// requiredObjectArg is objectArg for builtins that cannot answer without an object: null is an
+// error naming what was wanted.
+func (d *decision) requiredObjectArg(t *ast.Term, what string) (map[string]any, error) {
+	obj, err := d.objectArg(t)
+	if err != nil {
+		return nil, fmt.Errorf("want %s: %w", what, err)
+	}
+	if obj == nil {
+		return nil, fmt.Errorf("want %s, got null", what)
+	}
+	return obj, nil
+}
+
+// policyArg reads a policy object argument and the policy it names.
+func (d *decision) policyArg(t *ast.Term) (map[string]any, netpol.PolicyRef, error) {
+	obj, err := d.requiredObjectArg(t, "a policy object")
+	if err != nil {
+		return nil, netpol.PolicyRef{}, err
+	}
+	ref, ok := policyRefOf(obj)
+	if !ok {
+		return nil, netpol.PolicyRef{}, fmt.Errorf("%s is not a policy kind", objectKind(obj))
+	}
+	return obj, ref, nil
+}
+
 const maxConvertedObjects = 4
 
 // convertedObject is an object argument and its conversion.

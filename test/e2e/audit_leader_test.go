@@ -20,20 +20,50 @@ import (
 
 // crashingClient stops its manager, as a crash would, when the auditor writes the AuditReport of
 // one namespace: the run is cut off after the ClusterAuditReport and some namespaced reports.
+// From then on it writes nothing, as a crashed process would not: the manager's stop reaches
+// the auditor's context only a moment later.
 type crashingClient struct {
 	client.Client
 	namespace string
 	crash     atomic.Pointer[func()]
+	crashed   atomic.Bool
 }
 
+var errCrashed = errors.New("the leader crashed")
+
 func (c *crashingClient) Create(ctx context.Context, obj client.Object, opts ...client.CreateOption) error {
+	if c.crashed.Load() {
+		return errCrashed
+	}
 	if r, ok := obj.(*v1alpha1.AuditReport); ok && r.Namespace == c.namespace {
 		if crash := c.crash.Load(); crash != nil {
+			c.crashed.Store(true)
 			(*crash)()
 		}
-		return errors.New("the leader crashed")
+		return errCrashed
 	}
 	return c.Client.Create(ctx, obj, opts...)
+}
+
+func (c *crashingClient) Update(ctx context.Context, obj client.Object, opts ...client.UpdateOption) error {
+	if c.crashed.Load() {
+		return errCrashed
+	}
+	return c.Client.Update(ctx, obj, opts...)
+}
+
+func (c *crashingClient) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+	if c.crashed.Load() {
+		return errCrashed
+	}
+	return c.Client.Patch(ctx, obj, patch, opts...)
+}
+
+func (c *crashingClient) Delete(ctx context.Context, obj client.Object, opts ...client.DeleteOption) error {
+	if c.crashed.Load() {
+		return errCrashed
+	}
+	return c.Client.Delete(ctx, obj, opts...)
 }
 
 // TestAuditLeaderChangeLosesNoReport runs two managers with leader election against the real API

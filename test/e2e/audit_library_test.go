@@ -4,27 +4,17 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr/testr"
-	"github.com/prometheus/client_golang/prometheus"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/manager"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/flowguard/flowguard/api/v1alpha1"
 	"github.com/flowguard/flowguard/cmd/flowguard/app"
-	"github.com/flowguard/flowguard/flows"
-	"github.com/flowguard/flowguard/test/cluster"
-	"github.com/flowguard/flowguard/webhook"
 )
 
 // TestAuditScheduleWithTheRuleLibrary runs the auditor as `flowguard serve` wires it, with every
@@ -32,54 +22,9 @@ import (
 // keeps, the built-in rule library, and the shop's flow log as the traffic graph. A run-now
 // request writes one report per namespace with the example's findings in it.
 func TestAuditScheduleWithTheRuleLibrary(t *testing.T) {
-	c := cluster.StartForTest(t, cluster.Options{})
-	ctx := t.Context()
-	root, err := cluster.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	shop := filepath.Join(root, "examples", "shop")
-	if out, err := c.Kubectl(ctx, "apply", "-f", shop); err != nil {
-		t.Fatalf("apply examples/shop: %v\n%s", err, out)
-	}
-
-	graph, err := flows.NewGraph(flows.GraphOptions{Retention: -1, MaxEdges: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := flows.NewReader(&flows.Tally{}).ReadPaths(ctx, []string{filepath.Join(shop, "flows.jsonl")}, func(r *flows.Record) error {
-		graph.Add(r)
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
 	// The flow log covers 2025-10-01; the audit's clock stands at its end.
-	clock := clocktesting.NewFakeClock(time.Date(2025, 10, 2, 0, 0, 0, 0, time.UTC))
-	state := webhook.NewState(clock)
-	state.SetTraffic(graph)
-
-	log := testr.New(t)
-	mgr, err := manager.New(c.Config, manager.Options{Scheme: c.Scheme, Logger: log,
-		Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mctx, cancel := context.WithCancel(logf.IntoContext(context.Background(), log))
-	if err := state.Watch(mctx, mgr.GetCache(), c.Scheme, mgr.GetRESTMapper()); err != nil {
-		t.Fatal(err)
-	}
-	if err := app.AddAuditor(mgr, state, app.AuditorOptions{Deadline: time.Minute, Clock: clock, Ready: state.Synced,
-		Registerer: prometheus.NewRegistry()}); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(mctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("manager: %v", err)
-		}
-	})
+	c, shop := startShopAuditor(t, time.Date(2025, 10, 2, 0, 0, 0, 0, time.UTC))
+	ctx := t.Context()
 
 	sched := &v1alpha1.AuditSchedule{
 		ObjectMeta: metav1.ObjectMeta{Name: "shop", Annotations: map[string]string{v1alpha1.RunNowAnnotation: "1"}},

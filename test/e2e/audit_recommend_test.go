@@ -3,31 +3,19 @@
 package e2e
 
 import (
-	"context"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr/testr"
-	"github.com/prometheus/client_golang/prometheus"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/manager"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/flowguard/flowguard/api/v1alpha1"
 	"github.com/flowguard/flowguard/audit"
-	"github.com/flowguard/flowguard/cmd/flowguard/app"
-	"github.com/flowguard/flowguard/flows"
 	"github.com/flowguard/flowguard/recommend"
-	"github.com/flowguard/flowguard/test/cluster"
-	"github.com/flowguard/flowguard/webhook"
 )
 
 // TestAuditScheduleRecommendations runs the auditor as `flowguard serve` wires it over
@@ -36,54 +24,10 @@ import (
 // counts them, and with writeStagedPolicies the Tier and the StagedNetworkPolicies are in the
 // cluster, listed by the real kubectl and applied by the recommender's field manager.
 func TestAuditScheduleRecommendations(t *testing.T) {
-	c := cluster.StartForTest(t, cluster.Options{})
-	ctx := t.Context()
-	root, err := cluster.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	shop := filepath.Join(root, "examples", "shop")
-	if out, err := c.Kubectl(ctx, "apply", "-f", shop); err != nil {
-		t.Fatalf("apply examples/shop: %v\n%s", err, out)
-	}
-	graph, err := flows.NewGraph(flows.GraphOptions{Retention: -1, MaxEdges: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := flows.NewReader(&flows.Tally{}).ReadPaths(ctx, []string{filepath.Join(shop, "flows.jsonl")}, func(r *flows.Record) error {
-		graph.Add(r)
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
 	// The flow log covers 2025-10-01; two days later nothing in it is new, so every namespace's
 	// recommendation is stable (a day of observation, a day without a new connection).
-	clock := clocktesting.NewFakeClock(time.Date(2025, 10, 3, 0, 0, 0, 0, time.UTC))
-	state := webhook.NewState(clock)
-	state.SetTraffic(graph)
-
-	log := testr.New(t)
-	mgr, err := manager.New(c.Config, manager.Options{Scheme: c.Scheme, Logger: log,
-		Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mctx, cancel := context.WithCancel(logf.IntoContext(context.Background(), log))
-	if err := state.Watch(mctx, mgr.GetCache(), c.Scheme, mgr.GetRESTMapper()); err != nil {
-		t.Fatal(err)
-	}
-	if err := app.AddAuditor(mgr, state, app.AuditorOptions{Deadline: time.Minute, Clock: clock, Ready: state.Synced,
-		Registerer: prometheus.NewRegistry()}); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(mctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("manager: %v", err)
-		}
-	})
+	c, _ := startShopAuditor(t, time.Date(2025, 10, 3, 0, 0, 0, 0, time.UTC))
+	ctx := t.Context()
 
 	apps := []string{"monitoring", "ops", "payments", "storefront"}
 	inScope := &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "kubernetes.io/metadata.name",

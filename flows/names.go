@@ -12,6 +12,8 @@ const ReporterFwd Reporter = ReporterDst + 1
 const (
 	ProtoIPIP Protocol = 4
 	ProtoESP  Protocol = 50
+	// ProtoUDPLite is UDP-Lite, which Calico policies can name.
+	ProtoUDPLite Protocol = 136
 )
 
 // String returns Calico's short name for the endpoint type: wep, hep, ns or net.
@@ -68,6 +70,26 @@ func (p Protocol) String() string {
 		return "esp"
 	}
 	return strconv.Itoa(int(p))
+}
+
+// PolicyName returns the protocol as Kubernetes and Calico policies spell it (TCP, UDP, SCTP,
+// ICMP, ICMPv6, UDPLite), and false for the protocols policies give by number.
+func (p Protocol) PolicyName() (string, bool) {
+	switch p {
+	case ProtoTCP:
+		return "TCP", true
+	case ProtoUDP:
+		return "UDP", true
+	case ProtoSCTP:
+		return "SCTP", true
+	case ProtoICMP:
+		return "ICMP", true
+	case ProtoICMPv6:
+		return "ICMPv6", true
+	case ProtoUDPLite:
+		return "UDPLite", true
+	}
+	return "", false
 }
 
 // HasPorts reports whether flows of this protocol carry a destination port.

@@ -228,13 +228,8 @@ func (c ConnSet) String() string {
 }
 
 func protoName(p flows.Protocol) string {
-	switch p {
-	case flows.ProtoICMP:
-		return "ICMP"
-	case flows.ProtoICMPv6:
-		return "ICMPv6"
-	case 136:
-		return "UDPLite"
+	if name, ok := p.PolicyName(); ok {
+		return name
 	}
 	return fmt.Sprintf("protocol %d", p)
 }

@@ -251,17 +251,8 @@ func endpointValue(e *flows.Endpoint) ast.Object {
 }
 
 func protoName(p flows.Protocol) string {
-	switch p {
-	case flows.ProtoTCP:
-		return "TCP"
-	case flows.ProtoUDP:
-		return "UDP"
-	case flows.ProtoSCTP:
-		return "SCTP"
-	case flows.ProtoICMP:
-		return "ICMP"
-	case flows.ProtoICMPv6:
-		return "ICMPv6"
+	if name, ok := p.PolicyName(); ok {
+		return name
 	}
 	return strconv.Itoa(int(p))
 }

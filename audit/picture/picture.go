@@ -197,17 +197,8 @@ func appendPort(ports []string, proto flows.Protocol, port uint16) []string {
 }
 
 func protoName(p flows.Protocol) string {
-	switch p {
-	case flows.ProtoTCP:
-		return "TCP"
-	case flows.ProtoUDP:
-		return "UDP"
-	case flows.ProtoSCTP:
-		return "SCTP"
-	case flows.ProtoICMP:
-		return "ICMP"
-	case flows.ProtoICMPv6:
-		return "ICMPv6"
+	if name, ok := p.PolicyName(); ok {
+		return name
 	}
 	return "proto " + strconv.Itoa(int(p))
 }

@@ -44,36 +44,11 @@ func newBenchFixture(b *testing.B) *benchFixture {
 		b.Fatal(err)
 	}
 	now := time.Date(2025, 10, 1, 12, 0, 0, 0, time.UTC)
-	start := now.Add(-24 * time.Hour)
-	fl := sc.Flows(benchRecords*11/20, 1)
-	step := 24 * time.Hour / time.Duration(len(fl))
-	recs := make([]flows.Record, 0, 2*len(fl))
-	for i, f := range fl {
-		at := start.Add(time.Duration(i) * step)
-		rec := flows.Record{Src: f.Src, Dst: f.Dst, DstPort: f.Port, Proto: f.Proto, Flows: 1, FlowsStarted: 1, FlowsEnded: 1, Start: at, End: at.Add(time.Minute)}
-		if f.Src.Type == flows.TypeWorkload {
-			rec.Reporter, rec.Action = flows.ReporterSrc, action(f.Egress)
-			recs = append(recs, rec)
-		}
-		if f.Egress && len(recs) < benchRecords {
-			rec.Reporter, rec.Action = flows.ReporterDst, action(f.Ingress)
-			recs = append(recs, rec)
-		}
-		if len(recs) >= benchRecords {
-			break
-		}
-	}
+	recs := sc.Records(benchRecords, 1, now, 24*time.Hour)
 	g.AddBatch(recs)
 	st := g.Stats()
 	b.Logf("cluster: %d objects, %d policies; traffic graph: %d records, %d identities, %d edges", len(sc.Objects), sc.Policies, st.Added, st.Identities, st.Edges)
 	return &benchFixture{state: NewStaticState(cluster, g, now), graph: g, now: now, objects: sc.Objects}
-}
-
-func action(allowed bool) flows.Action {
-	if allowed {
-		return flows.ActionAllow
-	}
-	return flows.ActionDeny
 }
 
 // benchRequests are the admission requests measured: a narrow allow policy (breaks nothing),

@@ -19,7 +19,7 @@
 //
 // It must never stall the API server or crash: every decision has a deadline, the traffic graph
 // may be missing, and a panic is turned into a response. Each of these degraded modes admits with
-// a warning unless configuration asks to fail closed. It never imports audit, never writes to the
-// cluster, and declares no flags, loggers or other package-level state: configuration arrives as a
+// a warning unless configuration asks to fail closed. It never imports audit and never writes to
+// the cluster beyond RegoRule status (RuleStatusWriter, on the leader only), and declares no flags, loggers or other package-level state: configuration arrives as a
 // Config value and logs go through the logger carried by the request context.
 package webhook

@@ -40,25 +40,9 @@ func NewRuleLoader(engine RuleSetter, reader client.Reader) *RuleLoader {
 
 // Watch asks to be told of every RegoRule change.
 func (l *RuleLoader) Watch(ctx context.Context, c cache.Cache) error {
-	inf, err := c.GetInformer(ctx, &v1alpha1.RegoRule{})
-	if err != nil {
-		return fmt.Errorf("watch RegoRules: %w", err)
-	}
-	kick := func(any) {
-		select {
-		case l.kick <- struct{}{}:
-		default: // a reload is already pending; it will see this change too
-		}
-	}
-	l.reg, err = inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    kick,
-		UpdateFunc: func(_, o any) { kick(o) },
-		DeleteFunc: kick,
-	})
-	if err != nil {
-		return fmt.Errorf("watch RegoRules: %w", err)
-	}
-	return nil
+	reg, err := notifyOnRegoRules(ctx, c, l.kick)
+	l.reg = reg
+	return err
 }
 
 // Start reloads the rule set after each change until ctx ends. It is a manager Runnable that

@@ -348,6 +348,13 @@ func RunServe(ctx context.Context, o *ServeOptions) error {
 	if err := mgr.Add(rules); err != nil {
 		return fmt.Errorf("add RegoRule loader: %w", err)
 	}
+	statuses := webhook.NewRuleStatusWriter(mgr.GetClient(), nil)
+	if err := statuses.Watch(ctx, mgr.GetCache()); err != nil {
+		return err
+	}
+	if err := mgr.Add(statuses); err != nil {
+		return fmt.Errorf("add RegoRule status writer: %w", err)
+	}
 	if o.Auditor {
 		if err := AddAuditor(mgr, state, AuditorOptions{Deadline: auditDeadline, UserRules: userRules.current,
 			Ready: state.Synced, Registerer: reg}); err != nil {

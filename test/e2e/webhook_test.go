@@ -229,6 +229,16 @@ spec:
 			t.Errorf("dryrun decisions = %v, want %v", got, before+1)
 		}
 		assertContains(t, "flowguard's log", fg.logs.String(), "Dry-run violation")
+
+		// The leader records what it compiled in the rule's status, which kubectl's columns show.
+		const columns = `{.status.id} {.status.action} {.status.severity} {.status.conditions[?(@.type=="Compiled")].status}`
+		var got string
+		if err := wait.PollUntilContextTimeout(t.Context(), 200*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+			got = fg.kubectl(t, "", "get", "regorule", "require-team-label", "-o", "jsonpath="+columns).stdout
+			return got == "require-team-label dryrun low True", nil
+		}); err != nil {
+			t.Errorf("RegoRule status = %q, want %q", got, "require-team-label dryrun low True")
+		}
 	})
 
 	t.Run("an exempt namespace and an exempt object are untouched", func(t *testing.T) {

@@ -166,6 +166,19 @@ func parseRule(src ruleSource, popts ast.ParserOptions, removed map[string]strin
 	return m, r, merrs
 }
 
+// Compile compiles the rule on its own, as CompileUserRule does, and returns it as it will be in
+// force: with the RegoRule's action, severity, targets and parameters over its METADATA's.
+func (u UserRule) Compile() (Rule, error) {
+	r, err := CompileUserRule(u.Name, u.Source)
+	if err != nil {
+		return Rule{}, err
+	}
+	applyOverride(&r, u)
+	return r, nil
+}
+
+// applyOverride sets what a RegoRule's spec says over what its METADATA says: a field that is
+// set wins.
 func applyOverride(r *Rule, o UserRule) {
 	if o.Action != "" {
 		r.Action = o.Action

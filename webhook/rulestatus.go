@@ -165,23 +165,13 @@ func compiledStatus(rr *v1alpha1.RegoRule, now metav1.Time) v1alpha1.RegoRuleSta
 	u, err := userRule(rr)
 	var r rego.Rule
 	if err == nil {
-		r, err = rego.CompileUserRule(u.Name, u.Source)
+		r, err = u.Compile()
 	}
 	if err != nil {
 		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, "CompileError", truncate(err.Error(), maxConditionMessage)
 	} else {
 		st.ID = r.ID
 		st.Action, st.Severity, st.Targets = string(r.Action), string(r.Severity), r.Targets
-		// The engine's override rule: a spec field that is set wins over METADATA.
-		if u.Action != "" {
-			st.Action = string(u.Action)
-		}
-		if u.Severity != "" {
-			st.Severity = string(u.Severity)
-		}
-		if len(u.Targets) > 0 {
-			st.Targets = u.Targets
-		}
 	}
 	meta.SetStatusCondition(&st.Conditions, cond)
 	return st

@@ -208,15 +208,9 @@ func (p *Parser) calicoPolicies() (enforced, pending []PolicyHit, err error) {
 }
 
 func (p *Parser) hitList(s *scanner, path string) ([]PolicyHit, error) {
-	switch got := s.peek(); got {
-	case kindNull:
-		_, _, err := s.literal()
+	if open, err := s.openArray(path); !open {
 		return nil, err
-	case kindArray:
-	default:
-		return nil, typeError(path, "array", got, s.i)
 	}
-	s.i++
 	var hits []PolicyHit
 	for first, i := true, 0; ; first, i = false, i+1 {
 		ok, err := s.more(first, ']')

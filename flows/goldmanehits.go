@@ -55,15 +55,9 @@ func (p *Parser) gmTrace() (policyTrace, error) {
 
 func (p *Parser) gmHitList(path string) ([]PolicyHit, error) {
 	s := &p.sc
-	switch got := s.peek(); got {
-	case kindNull:
-		_, _, err := s.literal()
+	if open, err := s.openArray(path); !open {
 		return nil, err
-	case kindArray:
-	default:
-		return nil, typeError(path, "array", got, s.i)
 	}
-	s.i++
 	var hits []PolicyHit
 	for first, i := true, 0; ; first, i = false, i+1 {
 		ok, err := s.more(first, ']')

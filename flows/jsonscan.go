@@ -94,6 +94,20 @@ func (s *scanner) expect(c byte) error {
 	return nil
 }
 
+// openArray enters the array at path, or reads a null in its place: open is false for null.
+func (s *scanner) openArray(path string) (open bool, err error) {
+	switch got := s.peek(); got {
+	case kindNull:
+		_, _, err := s.literal()
+		return false, err
+	case kindArray:
+		s.i++
+		return true, nil
+	default:
+		return false, typeError(path, "array", got, s.i)
+	}
+}
+
 // more reports whether an object or array continues after an element, consuming the ',' or the
 // closing byte. first is true before the first element.
 func (s *scanner) more(first bool, closing byte) (bool, error) {

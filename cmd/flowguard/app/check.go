@@ -241,13 +241,26 @@ func objectName(r checkResource) string {
 // loadFlows reads flow logs into a graph that keeps every record whatever its age, and returns
 // the end time of the newest record. No paths means no graph.
 func loadFlows(ctx context.Context, paths []string, stderr io.Writer) (*flows.Graph, time.Time, error) {
-	var newest time.Time
 	if len(paths) == 0 {
-		return nil, newest, nil
+		return nil, time.Time{}, nil
 	}
+	g, rep, newest, err := readFlowGraph(ctx, paths)
+	if err != nil {
+		return nil, newest, fmt.Errorf("read flows: %w", err)
+	}
+	if rep.MalformedTotal() > 0 {
+		fmt.Fprintf(stderr, "flows: %d records read, %d malformed records skipped\n", rep.Records, rep.MalformedTotal())
+	}
+	return g, newest, nil
+}
+
+// readFlowGraph reads offline flow logs, which can be of any age, into a graph that keeps every
+// record, and returns what the reader counted and the end time of the newest record.
+func readFlowGraph(ctx context.Context, paths []string) (*flows.Graph, flows.TallyReport, time.Time, error) {
+	var newest time.Time
 	g, err := flows.NewGraph(flows.GraphOptions{Retention: -1, MaxEdges: -1})
 	if err != nil {
-		return nil, newest, err
+		return nil, flows.TallyReport{}, newest, err
 	}
 	tally := &flows.Tally{}
 	app := g.NewAppender(0)
@@ -258,13 +271,7 @@ func loadFlows(ctx context.Context, paths []string, stderr io.Writer) (*flows.Gr
 		return app.Add(r)
 	})
 	app.Flush()
-	if err != nil {
-		return nil, newest, fmt.Errorf("read flows: %w", err)
-	}
-	if rep := tally.Report(); rep.MalformedTotal() > 0 {
-		fmt.Fprintf(stderr, "flows: %d records read, %d malformed records skipped\n", rep.Records, rep.MalformedTotal())
-	}
-	return g, newest, nil
+	return g, tally.Report(), newest, err
 }
 
 // changeObject is one object of --change and where it was read.

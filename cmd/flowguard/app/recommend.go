@@ -130,18 +130,10 @@ func runRecommend(ctx context.Context, o *RecommendOptions, out, errOut io.Write
 	if err != nil {
 		return badInput(fmt.Errorf("read manifests: %w", err))
 	}
-	// Offline files can be of any age: keep everything.
-	g, err := flows.NewGraph(flows.GraphOptions{Retention: -1, MaxEdges: -1})
+	g, rep, _, err := readFlowGraph(ctx, o.Flows)
 	if err != nil {
-		return err
-	}
-	tally := &flows.Tally{}
-	app := g.NewAppender(0)
-	if err := flows.NewReader(tally).ReadPaths(ctx, o.Flows, app.Add); err != nil {
 		return badInput(err)
 	}
-	app.Flush()
-	rep := tally.Report()
 	if rep.Records == 0 && rep.MalformedTotal() > 0 {
 		return badInput(fmt.Errorf("read flow logs %s: no valid record among %d (%s)",
 			strings.Join(o.Flows, ", "), rep.MalformedTotal(), malformedSummary(rep)))

@@ -60,11 +60,7 @@ test-unit: ## Run the unit tests (no control plane needed)
 
 .PHONY: test-rego
 test-rego: ## Run the Rego rule library's tests with `flowguard rego test`
-	@if [[ -d rego/lib ]]; then \
-		echo "go run ./cmd/flowguard rego test rego/lib"; go run ./cmd/flowguard rego test rego/lib; \
-	else \
-		echo "test-rego: rego/lib does not exist yet; no Rego tests to run"; \
-	fi
+	go run ./cmd/flowguard rego test rego/lib
 
 .PHONY: test-e2e
 test-e2e: envtest goldmane ## Run the end-to-end tests against a real kube-apiserver, etcd and kubectl
@@ -111,8 +107,4 @@ envtest: ## Build etcd, kube-apiserver and kubectl into ENVTEST_ASSETS
 
 .PHONY: goldmane
 goldmane: ## Build Calico's Goldmane server and flow generator into GOLDMANE_ASSETS
-	@if [[ -f hack/goldmane.sh ]]; then \
-		GOLDMANE_DIR=$(GOLDMANE_ASSETS) bash hack/goldmane.sh; \
-	else \
-		echo "goldmane: hack/goldmane.sh does not exist yet; nothing to build"; \
-	fi
+	GOLDMANE_DIR=$(GOLDMANE_ASSETS) hack/goldmane.sh

@@ -19,6 +19,16 @@ const (
 	TypeNetwork
 )
 
+// PrivateNets returns the RFC 1918 address space: what Calico's flow logs call "pvt"; "pub"
+// is the rest of IPv4. Every package that speaks of private networks reads this one list.
+func PrivateNets() []netip.Prefix {
+	return []netip.Prefix{
+		netip.MustParsePrefix("10.0.0.0/8"),
+		netip.MustParsePrefix("172.16.0.0/12"),
+		netip.MustParsePrefix("192.168.0.0/16"),
+	}
+}
+
 // Protocol is an IANA protocol number.
 type Protocol uint8
 

@@ -1,6 +1,10 @@
 package netpol
 
-import "net/netip"
+import (
+	"net/netip"
+
+	"github.com/flowguard/flowguard/flows"
+)
 
 // An endpoint's addresses are either exact (a pod's or host's IPs, a flow's address) or, when
 // only a range is known (a network set, "pub"/"pvt"), a list of prefixes standing for some
@@ -103,12 +107,8 @@ func contains(outer, inner netip.Prefix) bool {
 // Private and public address space as Calico's flow logs name it ("pvt" is RFC 1918, "pub"
 // the rest of IPv4).
 var (
-	privateNets = []netip.Prefix{
-		netip.MustParsePrefix("10.0.0.0/8"),
-		netip.MustParsePrefix("172.16.0.0/12"),
-		netip.MustParsePrefix("192.168.0.0/16"),
-	}
-	publicNets = complement4(privateNets)
+	privateNets = flows.PrivateNets()
+	publicNets  = complement4(privateNets)
 )
 
 // complement4 returns the IPv4 prefixes not covered by nets (which must be disjoint).

@@ -70,10 +70,7 @@ func compileCalicoShaped(ref PolicyRef, s calicoPolicySpec, obj runtime.Object) 
 	if s.order != nil {
 		p.Order, p.HasOrder = *s.order, true
 	}
-	p.sortKey = ref.Name
-	if ref.Namespace != "" {
-		p.sortKey = ref.Namespace + "/" + ref.Name
-	}
+	p.felixName = felixName(ref)
 	p.sel = parseSelector(s.selector, spec.Child("selector"), false, &errs)
 	if s.serviceAccountSelector != "" {
 		p.saSel = parseSelector(s.serviceAccountSelector, spec.Child("serviceAccountSelector"), false, &errs)

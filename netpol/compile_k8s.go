@@ -56,10 +56,7 @@ func compileK8sShaped(ref PolicyRef, spec k8sPolicySpec, obj runtime.Object) (*P
 	var errs field.ErrorList
 	p := &Policy{
 		Ref: ref, Tier: DefaultTier, Order: KubernetesPolicyOrder, HasOrder: true,
-		Kubernetes: true, Object: obj, namespace: ref.Namespace,
-		// Felix orders policies of equal order by name; Calico names a Kubernetes policy
-		// knp.default.<name> inside its namespace.
-		sortKey: ref.Namespace + "/knp.default." + ref.Name,
+		Kubernetes: true, Object: obj, namespace: ref.Namespace, felixName: felixName(ref),
 	}
 	sel, err := selector.FromLabelSelector(&spec.podSelector)
 	if err != nil {

@@ -26,7 +26,8 @@
 // enforced twin), as Calico's pending_policies do.
 //
 // Evaluation follows Calico: tiers by order (nil last, ties by name), within a tier the
-// policies that select the endpoint for that direction by order then name, rules in order;
+// policies that select the endpoint for that direction by order, ties broken by the key Felix
+// sorts on (order.go: "a/default.c" before "default.b-all"), rules in order;
 // Allow and Deny are final, Log continues, Pass skips to the next tier; a tier in which a policy
 // selected the endpoint but no rule matched ends with its default action (Deny, or Pass);
 // after all tiers the profile allows. Kubernetes NetworkPolicies sit in tier "default" at
@@ -76,7 +77,10 @@
 // Endpoints also come from WorkloadEndpoint(ref), AddrEndpoint(ip), RangeEndpoint(name,
 // nets...) and (*Cluster).ParsePeer("ns/name"). Policies(ep, dir), Selects(p, ep) and
 // Resolve(ep) answer which policies apply and which workload a name means; Connectivity()
-// maps what is allowed between all workloads.
+// maps what is allowed between all workloads. EvaluationOrder and ComparePolicies export the
+// one evaluation order; Shadowed(p) finds the rules of p that order never lets decide.
+// PrivateNets (package flows) and VolatileLabels are the one list of private networks and of
+// labels never to select on.
 //
 // Semantics decided here, where Calico or Kubernetes leave a choice or flows lack data: a pod
 // without a known address never matches nets or ipBlocks (and never notNets); an endpoint

@@ -208,8 +208,8 @@ type Policy struct {
 	saSel     *selector.Selector
 	// hostOnly policies (doNotTrack, preDNAT) apply to host endpoints only.
 	hostOnly bool
-	// sortKey orders policies with equal order, as Felix does, by name.
-	sortKey string
+	// felixName orders policies with equal order, as Felix does (order.go).
+	felixName string
 }
 
 // Applies reports whether the policy has the given direction in its types.

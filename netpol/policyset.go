@@ -61,16 +61,9 @@ func buildPolicySet(c *Cluster, v view) *policySet {
 	return ps
 }
 
-// compare orders policies as Felix evaluates them: by tier, then by order and name within the
-// tier; refs break the remaining ties, so the order is total.
+// compare orders policies as Felix evaluates them (order.go).
 func (ps *policySet) compare(a, b *Policy) int {
-	if a.Tier != b.Tier {
-		return compareTiers(ps.tiers[a.Tier], ps.tiers[b.Tier])
-	}
-	if c := compareOrder(a.Order, a.HasOrder, b.Order, b.HasOrder, a.sortKey, b.sortKey); c != 0 {
-		return c
-	}
-	return compareRefs(a.Ref, b.Ref)
+	return comparePolicies(ps.tiers[a.Tier], ps.tiers[b.Tier], a, b)
 }
 
 // indexKey is the requirement a policy is indexed by, if its selector has one.

@@ -133,9 +133,9 @@ func (b *builder) calicoEntity(ns string, p peer) calicov3.EntityRule {
 	case peerAddress:
 		return calicov3.EntityRule{Nets: []string{p.prefix.String()}}
 	case peerPrivate:
-		return calicov3.EntityRule{Nets: prefixStrings(privateNets)}
+		return calicov3.EntityRule{Nets: prefixStrings(flows.PrivateNets())}
 	case peerPublic:
-		return calicov3.EntityRule{Nets: []string{anyIPv4}, NotNets: prefixStrings(privateNets)}
+		return calicov3.EntityRule{Nets: []string{anyIPv4}, NotNets: prefixStrings(flows.PrivateNets())}
 	}
 	return calicov3.EntityRule{}
 }

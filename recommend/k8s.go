@@ -23,13 +23,6 @@ const (
 	AllowDNSName    = namePrefix + "allow-dns"
 )
 
-// RFC 1918 private address space: Calico's "pvt" networks, and what "pub" excludes.
-var privateNets = []netip.Prefix{
-	netip.MustParsePrefix("10.0.0.0/8"),
-	netip.MustParsePrefix("172.16.0.0/12"),
-	netip.MustParsePrefix("192.168.0.0/16"),
-}
-
 const anyIPv4 = "0.0.0.0/0"
 
 // namePrefix starts the name of every recommended Kubernetes policy.
@@ -157,13 +150,13 @@ func (b *builder) k8sPeers(ns string, p peer) []networkingv1.NetworkPolicyPeer {
 		return []networkingv1.NetworkPolicyPeer{ipBlock(p.prefix.String())}
 	case peerPrivate:
 		var out []networkingv1.NetworkPolicyPeer
-		for _, n := range privateNets {
+		for _, n := range flows.PrivateNets() {
 			out = append(out, ipBlock(n.String()))
 		}
 		return out
 	case peerPublic:
 		pub := ipBlock(anyIPv4)
-		for _, n := range privateNets {
+		for _, n := range flows.PrivateNets() {
 			pub.IPBlock.Except = append(pub.IPBlock.Except, n.String())
 		}
 		return []networkingv1.NetworkPolicyPeer{pub}

@@ -6,24 +6,9 @@ import (
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-)
 
-// DefaultVolatileLabels are label keys (and prefixes ending in "/") that never select pods in
-// a recommendation: controllers stamp them on each pod or revision (so a selector using them
-// would stop matching at the next rollout), or charts change them on every upgrade.
-var DefaultVolatileLabels = []string{
-	"pod-template-hash",                  // Deployment → ReplicaSet revision
-	"controller-revision-hash",           // StatefulSet and DaemonSet revision
-	"pod-template-generation",            // DaemonSet generation (older clusters)
-	"statefulset.kubernetes.io/pod-name", // one pod of a StatefulSet
-	"apps.kubernetes.io/pod-index",       // StatefulSet ordinal
-	"job-name",                           // one run of a CronJob
-	"controller-uid",                     // one Job object
-	"batch.kubernetes.io/",               // job-name, controller-uid, job-completion-index
-	"helm.sh/chart",                      // chart name and version
-	"app.kubernetes.io/version",          // application version
-	"projectcalico.org/",                 // Calico's automatic labels
-}
+	"github.com/flowguard/flowguard/netpol"
+)
 
 // volatility decides which labels may select pods.
 type volatility struct {
@@ -33,7 +18,7 @@ type volatility struct {
 
 func newVolatility(extra []string) volatility {
 	v := volatility{exact: map[string]bool{}}
-	for _, k := range append(slices.Clone(DefaultVolatileLabels), extra...) {
+	for _, k := range append(netpol.VolatileLabels(), extra...) {
 		if strings.HasSuffix(k, "/") {
 			v.prefixes = append(v.prefixes, k)
 		} else {

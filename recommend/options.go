@@ -76,7 +76,7 @@ type Options struct {
 	// DNS is where cluster DNS runs; nil means the defaults. Disable with DNS.Disabled.
 	DNS *DNS
 	// VolatileLabels are extra label keys (or prefixes ending in "/") never used to select
-	// pods, on top of DefaultVolatileLabels.
+	// pods, on top of netpol.VolatileLabels.
 	VolatileLabels []string
 	// ManagedBy is the value of the app.kubernetes.io/managed-by label on every object;
 	// empty means "flowguard".

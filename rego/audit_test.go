@@ -3,6 +3,7 @@ package rego
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -114,5 +115,48 @@ func TestAuditWithoutTrafficSkipsTheRulesThatNeedIt(t *testing.T) {
 		if v.Rule.NeedsFlows {
 			t.Errorf("rule %s ran without traffic", v.Rule.ID)
 		}
+	}
+}
+
+// TestShadowedRuleReadsNetpolsOrder: a GlobalNetworkPolicy b-all and a NetworkPolicy a/c at
+// order 1000. Felix runs a/c first ("a/default.c" < "default.b-all"), so c is not shadowed;
+// b-all's second rule is shadowed by its own catch-all first rule.
+func TestShadowedRuleReadsNetpolsOrder(t *testing.T) {
+	cluster := netpol.NewCluster()
+	err := cluster.LoadReader(strings.NewReader(`
+apiVersion: v1
+kind: Namespace
+metadata: {name: a}
+---
+apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {name: c, namespace: a}
+spec: {order: 1000, selector: all(), ingress: [{action: Allow}]}
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: b-all}
+spec: {order: 1000, selector: all(), ingress: [{action: Deny}, {action: Allow, protocol: TCP}]}
+`), "tie.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := NewEngine(NewStaticState(cluster, nil, time.Time{}), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.Audit(context.Background(), AuditScope{Rules: []string{"shadowed-rule"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, v := range res.Violations {
+		got = append(got, v.Resource.Kind+" "+v.Resource.Namespace+"/"+v.Resource.Name+" "+v.Msg)
+	}
+	want := []string{"GlobalNetworkPolicy /b-all GlobalNetworkPolicy b-all: ingress rule spec.ingress[1] can never decide: " +
+		"spec.ingress[0] (Deny) matches every packet, so evaluation never reaches it. If it is meant to take effect, " +
+		"place it before GlobalNetworkPolicy b-all spec.ingress[0]; otherwise remove it."}
+	if !slices.Equal(got, want) {
+		t.Errorf("findings:\n%q\nwant:\n%q", got, want)
 	}
 }

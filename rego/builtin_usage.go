@@ -241,7 +241,8 @@ func policyRefOf(obj map[string]any) (netpol.PolicyRef, bool) {
 }
 
 // keyLabels picks the labels that name a workload's pods: the first of the well-known
-// application labels it has, else every label but those controllers add per revision.
+// application labels it has, else every label but the volatile ones (netpol.VolatileLabels),
+// the same labels recommend never selects on.
 func keyLabels(l flows.Labels) map[string]string {
 	for _, k := range []string{"app.kubernetes.io/name", "app", "k8s-app", "name", "component"} {
 		if v, ok := l.Get(k); ok {
@@ -250,13 +251,9 @@ func keyLabels(l flows.Labels) map[string]string {
 	}
 	out := map[string]string{}
 	for _, kv := range l {
-		switch {
-		case kv.Key == "pod-template-hash", kv.Key == "controller-revision-hash", kv.Key == "controller-uid",
-			kv.Key == "job-name", strings.HasPrefix(kv.Key, "statefulset.kubernetes.io/"),
-			strings.HasPrefix(kv.Key, "batch.kubernetes.io/"), strings.HasPrefix(kv.Key, "projectcalico.org/"):
-			continue
+		if !netpol.VolatileLabel(kv.Key) {
+			out[kv.Key] = kv.Value
 		}
-		out[kv.Key] = kv.Value
 	}
 	return out
 }

@@ -3,6 +3,8 @@ package rego
 import (
 	"net/netip"
 	"slices"
+
+	"github.com/flowguard/flowguard/flows"
 )
 
 // addrBlock is an address range with holes: a Kubernetes ipBlock, or a Calico net with the
@@ -13,12 +15,6 @@ type addrBlock struct {
 }
 
 var (
-	// rfc1918 is the private address space: Calico's "pvt" networks, and what "pub" excludes.
-	rfc1918 = []netip.Prefix{
-		netip.MustParsePrefix("10.0.0.0/8"),
-		netip.MustParsePrefix("172.16.0.0/12"),
-		netip.MustParsePrefix("192.168.0.0/16"),
-	}
 	anyIPv4 = netip.MustParsePrefix("0.0.0.0/0")
 	anyIPv6 = netip.MustParsePrefix("::/0")
 )
@@ -27,6 +23,7 @@ var (
 // no address: "pub" is IPv4 outside RFC 1918, "pvt" the RFC 1918 blocks (IPv4, as Calico
 // defines them, and as recommend writes them).
 func networkBlocks(name string) []addrBlock {
+	rfc1918 := flows.PrivateNets()
 	switch name {
 	case "pub":
 		return []addrBlock{{cidr: anyIPv4, except: rfc1918}}

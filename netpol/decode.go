@@ -1,9 +1,12 @@
 package netpol
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
+	"slices"
 	"strings"
 
 	calicov3 "github.com/projectcalico/api/pkg/apis/projectcalico/v3"
@@ -123,6 +126,9 @@ func decodeDocument(data []byte, src Source, out []decoded) []decoded {
 			if src.Item != "" {
 				isrc.Item = src.Item + "." + isrc.Item
 			}
+			if head.Kind != "List" {
+				item = withListItemType(item, head.APIVersion, strings.TrimSuffix(head.Kind, "List"))
+			}
 			out = decodeDocument(item, isrc, out)
 		}
 		return out
@@ -135,6 +141,28 @@ func decodeDocument(data []byte, src Source, out []decoded) []decoded {
 		return fail(err)
 	}
 	return append(out, decoded{obj: obj, src: src})
+}
+
+// withListItemType gives an item of a typed list (PodList, NetworkPolicyList) the kind and
+// apiVersion the API server leaves out of its items.
+func withListItemType(item []byte, apiVersion, kind string) []byte {
+	var tm metav1.TypeMeta
+	t := bytes.TrimSpace(item)
+	if json.Unmarshal(t, &tm) != nil || len(t) < 2 || t[0] != '{' || (tm.Kind != "" && tm.APIVersion != "") {
+		return item
+	}
+	var fields []string
+	if tm.Kind == "" {
+		fields = append(fields, fmt.Sprintf("%q:%q", "kind", kind))
+	}
+	if tm.APIVersion == "" {
+		fields = append(fields, fmt.Sprintf("%q:%q", "apiVersion", apiVersion))
+	}
+	sep := ","
+	if len(bytes.TrimSpace(t[1:])) == 1 { // "{}"
+		sep = ""
+	}
+	return slices.Concat([]byte("{"), []byte(strings.Join(fields, ",")+sep), t[1:])
 }
 
 // scalar renders a metadata field for messages, whatever YAML made of it.
@@ -164,6 +192,11 @@ func decodeTyped(data []byte, gv schema.GroupVersion, kind string) (runtime.Obje
 	if err != nil {
 		return nil, fmt.Errorf("decode %s: %w", kind, err)
 	}
+	// The API server keeps a status block on kinds that no longer have one (NetworkPolicy's
+	// was removed in Kubernetes 1.31) and dumps carry it; it says nothing about policy.
+	strict = slices.DeleteFunc(strict, func(e error) bool {
+		return e.Error() == `unknown field "status"` && !hasStatus(obj)
+	})
 	if len(strict) > 0 {
 		msgs := make([]string, len(strict))
 		for i, e := range strict {
@@ -185,6 +218,12 @@ func decodeTyped(data []byte, gv schema.GroupVersion, kind string) (runtime.Obje
 		}
 	}
 	return obj, nil
+}
+
+// hasStatus reports whether a typed object has a status field.
+func hasStatus(obj runtime.Object) bool {
+	_, ok := reflect.TypeOf(obj).Elem().FieldByName("Status")
+	return ok
 }
 
 func supportedVersions(group string) string {

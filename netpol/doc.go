@@ -10,10 +10,14 @@
 // StagedKubernetesNetworkPolicy, NetworkSet, GlobalNetworkSet, Tier and HostEndpoint; Namespaces,
 // Pods and pod-template workloads (Deployment, StatefulSet, DaemonSet, ReplicaSet,
 // ReplicationController, Job, CronJob), ServiceAccounts and Services. Load reads them from
-// YAML/JSON files and folders (multi-document files, List kinds) and applies the API defaulting
+// YAML/JSON files and folders (multi-document files, List kinds, typed lists whose items carry
+// no kind as the API server returns them; a status block on a kind that has none, like
+// NetworkPolicy's, is ignored, unknown spec fields are errors) and applies the API defaulting
 // a validating webhook would see (policyTypes, protocol TCP, Calico types inference); informers
 // fill the same model with (*Cluster).Add and Remove. Every object is validated and compiled
-// once, when it is added; a bad object is refused with an error naming its file, kind,
+// once, when it is added; pods fold into their controller, and a pod whose controller is not
+// in the input into a workload named for it (a ReplicaSet "<name>-<pod-template-hash>" by its
+// Deployment <name>, as kubectl does); a bad object is refused with an error naming its file, kind,
 // namespace/name and field path, and the others still load.
 //
 // # Engine and verdicts

@@ -265,9 +265,23 @@ func buildNamespace(o *clusterObjects) *nsIdentities {
 			n.byName[w.Name] = append(n.byName[w.Name], t)
 		}
 	}
+	absent := map[WorkloadRef]*Workload{} // owners the input lacks, named from their pods
 	for _, pod := range o.pods {
 		p := newWorkload(pod)
 		owner := ownerOf(p, controllers, all, top)
+		if owner == nil && p.owner != nil {
+			// Pods of one absent owner fold together while their stable labels agree.
+			ref := absentOwner(p)
+			if w, ok := absent[ref]; ok && maps.Equal(stableLabels(w.Labels), stableLabels(p.Labels)) {
+				owner = w
+			} else if !ok {
+				w := &Workload{WorkloadRef: ref, Labels: p.Labels, ServiceAccount: p.ServiceAccount,
+					Ports: p.Ports, HostNetwork: p.HostNetwork}
+				absent[ref] = w
+				n.add(w)
+				owner = w
+			}
+		}
 		if owner == nil {
 			n.add(p)
 			owner = p
@@ -322,6 +336,30 @@ func ownerOf(pod *Workload, controllers map[WorkloadRef]*Workload, sameNS []*Wor
 		}
 	}
 	return best
+}
+
+// absentOwner names the workload of a pod whose controller is not in the input, as kubectl
+// and other analyzers do: a ReplicaSet named "<deployment>-<pod-template-hash>" stands for its
+// Deployment, any other controller for itself.
+func absentOwner(pod *Workload) WorkloadRef {
+	ref := WorkloadRef{Kind: pod.owner.Kind, Namespace: pod.Namespace, Name: pod.owner.Name}
+	if hash := pod.Labels["pod-template-hash"]; ref.Kind == "ReplicaSet" && hash != "" {
+		if base, ok := strings.CutSuffix(ref.Name, "-"+hash); ok && base != "" {
+			ref.Kind, ref.Name = "Deployment", base
+		}
+	}
+	return ref
+}
+
+// stableLabels drops the labels that differ between revisions of one workload.
+func stableLabels(l map[string]string) map[string]string {
+	out := make(map[string]string, len(l))
+	for k, v := range l {
+		if !VolatileLabel(k) {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 func kindRank(kind string) int {

@@ -39,6 +39,38 @@ func TestLoad(t *testing.T) {
 			input:        "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicyList\nitems:\n- {apiVersion: projectcalico.org/v3, kind: GlobalNetworkPolicy, metadata: {name: g}, spec: {selector: all()}}\n",
 			wantPolicies: []string{"GlobalNetworkPolicy g"},
 		},
+		"items of a typed list from the API server carry no kind or apiVersion": {
+			input: `{"apiVersion": "v1", "kind": "PodList", "metadata": {"resourceVersion": "7"}, "items": [` +
+				`{"metadata": {"name": "p", "namespace": "prod"}, "spec": {"containers": [{"name": "c", "image": "i"}]}, "status": {"phase": "Running"}}]}` +
+				"\n---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicyList\nitems:\n- {metadata: {name: a, namespace: prod}, spec: {podSelector: {}}}\n",
+			wantPolicies: []string{"KubernetesNetworkPolicy prod/a"}, wantWorkloads: []string{"prod/p[Pod]"},
+		},
+		"an item of a typed list keeps its own kind, and a wrong one is still an error": {
+			input:    "apiVersion: v1\nkind: PodList\nitems:\n- {kind: Podd, metadata: {name: p, namespace: prod}}\n",
+			wantErrs: []string{`test.yaml:1 items[0]: Podd prod/p: kind: Unsupported value: "Podd"`},
+		},
+		"a status block on a NetworkPolicy, as the API server returns it, is read and ignored": {
+			input: knp("s", "  podSelector: {}\nstatus: {}\n") + "\n---\n" +
+				"apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: c, namespace: prod}\nspec: {selector: all()}\nstatus: {}\n",
+			wantPolicies: []string{"KubernetesNetworkPolicy prod/s", "NetworkPolicy prod/c"},
+		},
+		"an unknown field beside a status block is still an error": {
+			input:    knp("s", "  podSelector: {}\n  podSelectr: {}\nstatus: {}\n"),
+			wantErrs: []string{`NetworkPolicy prod/s: strict decoding: unknown field "spec.podSelectr"`},
+		},
+		"pods whose owner is not in the input are named by their owner (a ReplicaSet by its Deployment)": {
+			input: ownedPod("web-7d9f8b6c5-abcde", "ReplicaSet", "web-7d9f8b6c5", "app: web, pod-template-hash: 7d9f8b6c5") +
+				ownedPod("web-55c4f6d8b9-fghij", "ReplicaSet", "web-55c4f6d8b9", "app: web, pod-template-hash: 55c4f6d8b9") +
+				ownedPod("db-0", "StatefulSet", "db", "app: db, controller-revision-hash: db-6c8f") +
+				ownedPod("odd-x1", "ReplicaSet", "odd-rs", "app: odd, pod-template-hash: abc12") +
+				"apiVersion: v1\nkind: Pod\nmetadata: {name: solo, namespace: prod}\nspec: {containers: [{name: c, image: i}]}\n",
+			wantWorkloads: []string{"prod/db[StatefulSet]", "prod/odd-rs[ReplicaSet]", "prod/solo[Pod]", "prod/web[Deployment]"},
+		},
+		"pods of one absent owner whose stable labels differ stay apart": {
+			input: ownedPod("api-1", "StatefulSet", "api", "app: api, track: stable") +
+				ownedPod("api-2", "StatefulSet", "api", "app: api, track: canary"),
+			wantWorkloads: []string{"prod/api-2[Pod]", "prod/api[StatefulSet]"},
+		},
 		"JSON": {
 			input:        `{"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "j", "namespace": "prod"}, "spec": {"podSelector": {}}}`,
 			wantPolicies: []string{"KubernetesNetworkPolicy prod/j"},
@@ -149,6 +181,13 @@ func TestLoad(t *testing.T) {
 			}
 		})
 	}
+}
+
+// ownedPod is a pod in prod controlled by an owner, with labels in YAML flow form.
+func ownedPod(name, ownerKind, owner, labels string) string {
+	return "apiVersion: v1\nkind: Pod\nmetadata:\n  name: " + name + "\n  namespace: prod\n  labels: {" + labels + "}\n" +
+		"  ownerReferences: [{apiVersion: apps/v1, kind: " + ownerKind + ", name: " + owner + ", uid: u-" + owner + ", controller: true}]\n" +
+		"spec: {containers: [{name: c, image: i}]}\n---\n"
 }
 
 // TestLoadFolders: folders are walked in order, hidden folders and other files skipped.

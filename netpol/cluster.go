@@ -13,6 +13,8 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	anp "sigs.k8s.io/network-policy-api/apis/v1alpha1"
+	cnp "sigs.k8s.io/network-policy-api/apis/v1alpha2"
 
 	"github.com/flowguard/flowguard/flows"
 )
@@ -144,6 +146,12 @@ func (c *Cluster) add(obj runtime.Object, src Source) *ObjectError {
 			return objectError(obj, src, errs, nil)
 		}
 		c.policies.set(p.Ref, p)
+	case *anp.AdminNetworkPolicy, *anp.BaselineAdminNetworkPolicy, *cnp.ClusterNetworkPolicy:
+		p, errs := compileAdminPolicy(obj)
+		if len(errs) > 0 {
+			return objectError(obj, src, errs, nil)
+		}
+		c.policies.set(p.Ref, p)
 	case *calicov3.Tier:
 		t, errs := compileTier(o)
 		if len(errs) > 0 {
@@ -255,6 +263,12 @@ func policyRefOf(obj runtime.Object) (PolicyRef, bool) {
 		return PolicyRef{KindStagedGlobalNetworkPolicy, "", name}, true
 	case *calicov3.StagedKubernetesNetworkPolicy:
 		return PolicyRef{KindStagedKubernetesNetworkPolicy, ns, name}, true
+	case *anp.AdminNetworkPolicy:
+		return PolicyRef{KindAdminNetworkPolicy, "", name}, true
+	case *anp.BaselineAdminNetworkPolicy:
+		return PolicyRef{KindBaselineAdminNetworkPolicy, "", name}, true
+	case *cnp.ClusterNetworkPolicy:
+		return PolicyRef{KindClusterNetworkPolicy, "", name}, true
 	}
 	return PolicyRef{}, false
 }
@@ -326,11 +340,21 @@ func compareRefs(a, b PolicyRef) int {
 }
 
 // Tiers returns the tiers in evaluation order, tier "default" included even when no Tier
-// object names it.
+// object names it, and the tiers Calico creates for the admin policy kinds when a policy is
+// in one.
 func (c *Cluster) Tiers() []*Tier {
 	out := slices.Collect(maps.Values(c.tiers.m))
-	if _, ok := c.tiers.m[DefaultTier]; !ok {
-		out = append(out, defaultTier())
+	builtin := map[string]bool{DefaultTier: true}
+	for _, p := range c.policies.all() {
+		if _, ok := builtinTier(p.Tier); ok {
+			builtin[p.Tier] = true
+		}
+	}
+	for name := range builtin {
+		if _, ok := c.tiers.m[name]; !ok {
+			t, _ := builtinTier(name)
+			out = append(out, t)
+		}
 	}
 	slices.SortFunc(out, compareTiers)
 	return out
@@ -342,8 +366,8 @@ func (c *Cluster) tier(name string) *Tier {
 	if t, ok := c.tiers.m[name]; ok {
 		return t
 	}
-	if name == DefaultTier {
-		return defaultTier()
+	if t, ok := builtinTier(name); ok {
+		return t
 	}
 	return &Tier{Name: name, DefaultAction: ActionDeny}
 }

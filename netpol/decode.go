@@ -19,6 +19,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	kjson "sigs.k8s.io/json"
+	anp "sigs.k8s.io/network-policy-api/apis/v1alpha1"
+	cnp "sigs.k8s.io/network-policy-api/apis/v1alpha2"
 )
 
 // kindInfo says how to build a typed object of one kind and whether it is namespaced.
@@ -50,6 +52,13 @@ var kinds = map[string]map[string]kindInfo{
 	"networking.k8s.io/v1": {
 		"NetworkPolicy": {func() runtime.Object { return &networkingv1.NetworkPolicy{} }, true},
 	},
+	"policy.networking.k8s.io/v1alpha1": {
+		"AdminNetworkPolicy":         {func() runtime.Object { return &anp.AdminNetworkPolicy{} }, false},
+		"BaselineAdminNetworkPolicy": {func() runtime.Object { return &anp.BaselineAdminNetworkPolicy{} }, false},
+	},
+	"policy.networking.k8s.io/v1alpha2": {
+		"ClusterNetworkPolicy": {func() runtime.Object { return &cnp.ClusterNetworkPolicy{} }, false},
+	},
 	"projectcalico.org/v3":     calicoKinds,
 	"crd.projectcalico.org/v1": calicoKinds,
 }
@@ -70,7 +79,7 @@ var calicoKinds = map[string]kindInfo{
 // an error (most likely a typo), while kinds of other groups are skipped.
 var ownedGroups = map[string]bool{
 	"": true, "apps": true, "batch": true, "networking.k8s.io": true,
-	"projectcalico.org": true, "crd.projectcalico.org": true,
+	"projectcalico.org": true, "crd.projectcalico.org": true, "policy.networking.k8s.io": true,
 }
 
 // irrelevantCoreKinds are kinds of owned groups that say nothing about network policy.

@@ -7,7 +7,8 @@
 //
 // A Cluster holds typed objects: Kubernetes NetworkPolicy; Calico (projectcalico.org/v3)
 // NetworkPolicy, GlobalNetworkPolicy, StagedNetworkPolicy, StagedGlobalNetworkPolicy,
-// StagedKubernetesNetworkPolicy, NetworkSet, GlobalNetworkSet, Tier and HostEndpoint; Namespaces,
+// StagedKubernetesNetworkPolicy, NetworkSet, GlobalNetworkSet, Tier and HostEndpoint;
+// AdminNetworkPolicy, BaselineAdminNetworkPolicy and ClusterNetworkPolicy; Namespaces,
 // Pods and pod-template workloads (Deployment, StatefulSet, DaemonSet, ReplicaSet,
 // ReplicationController, Job, CronJob), ServiceAccounts and Services. Load reads them from
 // YAML/JSON files and folders (multi-document files, List kinds, typed lists whose items carry
@@ -38,6 +39,38 @@
 // order 1000 and keep Kubernetes semantics for their peers and ports (pods only, the policy's
 // namespace unless a namespaceSelector says otherwise, named ports resolved on the destination
 // pod, ipBlock except, endPort).
+//
+// The Kubernetes admin policy kinds are placed exactly as Calico places them, each converted to
+// the GlobalNetworkPolicy Calico makes of it and evaluated as one:
+//   - AdminNetworkPolicy (policy.networking.k8s.io/v1alpha1; Calico v3.30-v3.31): tier
+//     "adminnetworkpolicy" (order 1,000, default action Pass), order = spec.priority, key
+//     "kanp.adminnetworkpolicy.<name>"; actions Allow, Deny, Pass.
+//   - BaselineAdminNetworkPolicy (v1alpha1): tier "baselineadminnetworkpolicy" (order
+//     10,000,000, default Pass), order 1000, key "kbanp.baselineadminnetworkpolicy.<name>";
+//     actions Allow, Deny.
+//   - ClusterNetworkPolicy (v1alpha2; Calico v3.32): spec.tier Admin in tier "kube-admin"
+//     (order 1,000, default Pass), Baseline in "kube-baseline" (order 10,000,000, default
+//     Pass), order = spec.priority; Accept is Allow.
+//
+// The subject becomes the policy's namespaceSelector and a selector requiring
+// projectcalico.org/orchestrator == 'k8s' (pods only, never host endpoints); each rule becomes
+// one Calico rule per protocol and peer; a rule Calico cannot convert (a peer of nodes or
+// domain names only, a port range it refuses) is dropped when it allows and replaced by a
+// Deny of everything when it denies or passes; with no rules the policy governs both
+// directions and so only adds its tier's Pass; in v1alpha1 a namedPort reads as every port
+// and protocol (Calico v3.31 does not support named ports there), in v1alpha2 a
+// destinationNamedPort is resolved on the destination pod. Traces name the rule as written
+// (spec.ingress[i]). Sources, projectcalico/calico at v3.31.0:
+// libcalico-go/lib/backend/k8s/conversion/conversion.go (K8sAdminNetworkPolicyToCalico,
+// K8sBaselineAdminNetworkPolicyToCalico, combinePortsWithANP*Peers, unpackANPPorts,
+// k8sSelectorToCalico), libcalico-go/lib/names/policy.go (tier names and key prefixes),
+// libcalico-go/lib/clientv3/client.go (ensureTierExists: tiers and default actions),
+// api/pkg/apis/projectcalico/v3/tier.go (tier orders), felix/calc/policy_sorter.go (TierLess,
+// PolKVLess, ExtractPolicyMetadata: empty types mean both); at v3.32.0:
+// libcalico-go/lib/backend/k8s/conversion/clusternetworkpolicy.go and the same names,
+// client.go and tier.go files (kube-admin, kube-baseline). The types come from
+// sigs.k8s.io/network-policy-api v0.2.0, the version Calico v3.32 builds with, which holds
+// both v1alpha1 and v1alpha2 (v0.3.0 needs a newer Go than this module's).
 //
 // Endpoints (pods, workloads, host endpoints, network sets, addresses outside the cluster) are
 // values independent of any engine. An engine resolves an endpoint against its cluster (the

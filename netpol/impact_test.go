@@ -63,6 +63,29 @@ func TestImpact(t *testing.T) {
 				"prod/client -> prod/web: allowed -> denied", "prod/db -> prod/web: allowed -> denied",
 			},
 		},
+		"creating an AdminNetworkPolicy Deny cuts what it matches, even past a Kubernetes allow": {
+			before: knp("open", knpAllowAll),
+			op:     Create,
+			new:    anpDoc("no-dev", "  priority: 10\n"+subjectProd+"  ingress:\n  - action: Deny\n"+fromDev),
+			want:   []string{"dev/client -> prod/api: allowed -> denied", "dev/client -> prod/client: allowed -> denied", "dev/client -> prod/db: allowed -> denied", "dev/client -> prod/web: allowed -> denied"},
+		},
+		"deleting the BaselineAdminNetworkPolicy opens what it denied": {
+			before: banpDoc(subjectProdWeb + "  ingress:\n  - action: Deny\n" + fromDev),
+			op:     Delete,
+			old:    banpDoc(subjectProdWeb + "  ingress:\n  - action: Deny\n" + fromDev),
+			// The others stay allowed, by the profile before (the BANP's tier ended in Pass) and
+			// by no policy after: a change of what decides is an impact too.
+			want: []string{"8.8.8.8 -> prod/web: allowed -> allowed", "dev/client -> prod/web: denied -> allowed",
+				"ops/agent -> prod/web: allowed -> allowed", "prod/api -> prod/web: allowed -> allowed",
+				"prod/client -> prod/web: allowed -> allowed", "prod/db -> prod/web: allowed -> allowed"},
+		},
+		"updating a ClusterNetworkPolicy from Baseline to Admin puts it before a Kubernetes allow": {
+			before: docs(knp("open", knpAllowAll), cnpDoc("c", "  tier: Baseline\n  priority: 1\n"+subjectProdWeb+"  ingress:\n  - action: Deny\n"+fromDev)),
+			op:     Update,
+			old:    cnpDoc("c", "  tier: Baseline\n  priority: 1\n"+subjectProdWeb+"  ingress:\n  - action: Deny\n"+fromDev),
+			new:    cnpDoc("c", "  tier: Admin\n  priority: 1\n"+subjectProdWeb+"  ingress:\n  - action: Deny\n"+fromDev),
+			want:   []string{"dev/client -> prod/web: allowed -> denied"},
+		},
 		"deleting the policy that allowed a peer cuts that peer only": {
 			before: docs(knp("deny", "  podSelector: {matchLabels: {app: web}}\n  policyTypes: [Ingress]\n"),
 				knp("allow-api", "  podSelector: {matchLabels: {app: web}}\n  ingress: [{from: [{podSelector: {matchLabels: {app: api}}}]}]\n")),

@@ -65,6 +65,11 @@ const (
 	KindStagedNetworkPolicy
 	KindStagedGlobalNetworkPolicy
 	KindStagedKubernetesNetworkPolicy
+	// KindAdminNetworkPolicy and KindBaselineAdminNetworkPolicy are
+	// policy.networking.k8s.io/v1alpha1; KindClusterNetworkPolicy is v1alpha2.
+	KindAdminNetworkPolicy
+	KindBaselineAdminNetworkPolicy
+	KindClusterNetworkPolicy
 )
 
 // String returns the API kind, prefixed for Kubernetes' NetworkPolicy so the two kinds named
@@ -83,6 +88,12 @@ func (k PolicyKind) String() string {
 		return "StagedGlobalNetworkPolicy"
 	case KindStagedKubernetesNetworkPolicy:
 		return "StagedKubernetesNetworkPolicy"
+	case KindAdminNetworkPolicy:
+		return "AdminNetworkPolicy"
+	case KindBaselineAdminNetworkPolicy:
+		return "BaselineAdminNetworkPolicy"
+	case KindClusterNetworkPolicy:
+		return "ClusterNetworkPolicy"
 	}
 	return "UnknownPolicyKind"
 }
@@ -103,6 +114,12 @@ func (k PolicyKind) Short() string {
 		return "sgnp"
 	case KindStagedKubernetesNetworkPolicy:
 		return "sknp"
+	case KindAdminNetworkPolicy:
+		return "kanp"
+	case KindBaselineAdminNetworkPolicy:
+		return "kbanp"
+	case KindClusterNetworkPolicy:
+		return "kcnp"
 	}
 	return "?"
 }
@@ -115,7 +132,12 @@ func (k PolicyKind) Staged() bool {
 
 // Global reports whether policies of this kind are cluster-scoped.
 func (k PolicyKind) Global() bool {
-	return k == KindGlobalNetworkPolicy || k == KindStagedGlobalNetworkPolicy
+	return k == KindGlobalNetworkPolicy || k == KindStagedGlobalNetworkPolicy || k.Admin()
+}
+
+// Admin reports whether the kind is one of the Kubernetes admin policy kinds (ANP, BANP, CNP).
+func (k PolicyKind) Admin() bool {
+	return k == KindAdminNetworkPolicy || k == KindBaselineAdminNetworkPolicy || k == KindClusterNetworkPolicy
 }
 
 // Enforced returns the enforced kind a staged kind stands in for (its "twin"); enforced kinds

@@ -61,6 +61,12 @@ func felixName(ref PolicyRef) string {
 	switch ref.Kind {
 	case KindKubernetesNetworkPolicy, KindStagedKubernetesNetworkPolicy:
 		name = "knp.default." + ref.Name
+	case KindAdminNetworkPolicy:
+		name = "kanp.adminnetworkpolicy." + ref.Name // names.K8sAdminNetworkPolicyNamePrefix
+	case KindBaselineAdminNetworkPolicy:
+		name = "kbanp.baselineadminnetworkpolicy." + ref.Name
+	case KindClusterNetworkPolicy:
+		name = ref.Name // v3.32 keys by name, then namespace and kind
 	default:
 		name = tieredName(ref.Name)
 	}

@@ -5,6 +5,7 @@
 #   config/rbac/role.yaml             controller-gen rbac, from +kubebuilder:rbac markers anywhere
 #   config/crd/calico                 hack/tools/controller-gen/calicocrds, from github.com/projectcalico/api
 #   config/crd/cert-manager           copied from github.com/cert-manager/cert-manager's deploy/crds
+#   config/crd/network-policy-api     copied from sigs.k8s.io/network-policy-api's config/crd/standard
 # Module versions come from go.mod, tool versions from hack/tools/controller-gen/go.mod. Generated
 # folders are emptied first, so a removed type leaves no stale file behind.
 set -euo pipefail
@@ -17,7 +18,8 @@ calico_kinds=NetworkPolicy,GlobalNetworkPolicy,StagedNetworkPolicy,StagedGlobalN
 
 controller_gen() { go -C "$tools" tool controller-gen "$@"; }
 
-# module_dir MODULE prints the module cache folder of MODULE at the version go.mod requires.
+# module_dir MODULE[@VERSION] prints the module cache folder of MODULE at VERSION, or at the
+# version go.mod requires.
 module_dir() {
 	local dir
 	dir=$(go mod download -json "$1" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
@@ -93,3 +95,16 @@ for f in "$certmanager"/deploy/crds/*.yaml; do
 	install -m 0644 "$f" config/crd/cert-manager/
 done
 kustomization config/crd/cert-manager "cert-manager's CRDs, copied verbatim from ${certmanager##*/}/deploy/crds."
+
+# ClusterNetworkPolicy (v1alpha2) ships its CRD with the version go.mod requires; the v1alpha1
+# AdminNetworkPolicy and BaselineAdminNetworkPolicy CRDs left the module after v0.1.x, so they
+# come from v0.1.5, the version Calico v3.31 builds with.
+npapi=$(module_dir sigs.k8s.io/network-policy-api)
+npapi_v1alpha1=$(module_dir sigs.k8s.io/network-policy-api@v0.1.5)
+echo "manifests: network-policy-api CRDs from ${npapi##*/} and ${npapi_v1alpha1##*/}"
+clean config/crd/network-policy-api
+install -m 0644 "$npapi"/config/crd/standard/policy.networking.k8s.io_clusternetworkpolicies.yaml \
+	"$npapi_v1alpha1"/config/crd/standard/policy.networking.k8s.io_adminnetworkpolicies.yaml \
+	"$npapi_v1alpha1"/config/crd/standard/policy.networking.k8s.io_baselineadminnetworkpolicies.yaml \
+	config/crd/network-policy-api/
+kustomization config/crd/network-policy-api "The Kubernetes admin policy CRDs, copied verbatim from ${npapi##*/} (ClusterNetworkPolicy) and ${npapi_v1alpha1##*/} (AdminNetworkPolicy, BaselineAdminNetworkPolicy)."

@@ -27,6 +27,12 @@ func apiVersionOf(kind string) string {
 	case "NetworkPolicy":
 		return "networking.k8s.io/v1"
 	}
+	switch kind {
+	case adminGroup + "/AdminNetworkPolicy", adminGroup + "/BaselineAdminNetworkPolicy":
+		return adminGroup + "/v1alpha1"
+	case adminGroup + "/ClusterNetworkPolicy":
+		return adminGroup + "/v1alpha2"
+	}
 	if strings.HasPrefix(kind, "projectcalico.org/") {
 		return "projectcalico.org/v3"
 	}
@@ -67,8 +73,11 @@ func auditSubjects(c *netpol.Cluster, kind string) []auditSubject {
 }
 
 func policyKindName(k netpol.PolicyKind) string {
-	if k == netpol.KindKubernetesNetworkPolicy {
+	switch {
+	case k == netpol.KindKubernetesNetworkPolicy:
 		return "NetworkPolicy"
+	case k.Admin():
+		return adminGroup + "/" + k.String()
 	}
 	return "projectcalico.org/" + k.String()
 }

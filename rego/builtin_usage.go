@@ -231,6 +231,12 @@ func policyRefOf(obj map[string]any) (netpol.PolicyRef, bool) {
 		k, ns = netpol.KindStagedGlobalNetworkPolicy, ""
 	case "projectcalico.org/StagedKubernetesNetworkPolicy":
 		k = netpol.KindStagedKubernetesNetworkPolicy
+	case adminGroup + "/AdminNetworkPolicy":
+		k, ns = netpol.KindAdminNetworkPolicy, ""
+	case adminGroup + "/BaselineAdminNetworkPolicy":
+		k, ns = netpol.KindBaselineAdminNetworkPolicy, ""
+	case adminGroup + "/ClusterNetworkPolicy":
+		k, ns = netpol.KindClusterNetworkPolicy, ""
 	default:
 		return netpol.PolicyRef{}, false
 	}

@@ -91,6 +91,13 @@ func TestBuiltinRulesThroughCheck(t *testing.T) {
 			change: "gateway-shadowed", wantCode: app.ExitFailed, want: []string{"shadowed-rule (audit)", "breaking-change"},
 			wantMsg: "Calico NetworkPolicy payments/gateway-rules: ingress rule spec.ingress[1] can never decide: spec.ingress[0] (Deny) matches every packet",
 		},
+		"breaking-change: an AdminNetworkPolicy Deny runs before the shop's Kubernetes allow": {
+			change: "anp-isolate-api", wantCode: app.ExitFailed, want: []string{"breaking-change"},
+			wantMsg: "shop/frontend",
+		},
+		"a ClusterNetworkPolicy Pass hands the shop's traffic to its own policies: nothing breaks": {
+			change: "cnp-pass-api", wantCode: app.ExitOK, want: nil,
+		},
 		"staged-would-break: a staged Deny ahead of the allow for frontend -> api": {
 			change: "staged-lockdown", wantCode: app.ExitOK, want: []string{"staged-would-break (audit)"},
 			wantMsg: "Calico StagedNetworkPolicy shop/lockdown-api, if enforced, would deny 1 observed flow (120 connections)",

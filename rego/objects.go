@@ -11,9 +11,15 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	anp "sigs.k8s.io/network-policy-api/apis/v1alpha1"
+	cnp "sigs.k8s.io/network-policy-api/apis/v1alpha2"
 
 	"github.com/flowguard/flowguard/netpol"
 )
+
+// adminGroup is the API group of the Kubernetes admin policy kinds (AdminNetworkPolicy,
+// BaselineAdminNetworkPolicy, ClusterNetworkPolicy).
+const adminGroup = "policy.networking.k8s.io"
 
 // newTyped returns an empty typed object of a kind netpol reads, by its rule kind name.
 func newTyped(kind string) (runtime.Object, bool) {
@@ -60,6 +66,12 @@ func newTyped(kind string) (runtime.Object, bool) {
 		return &calicov3.Tier{}, true
 	case "projectcalico.org/HostEndpoint":
 		return &calicov3.HostEndpoint{}, true
+	case adminGroup + "/AdminNetworkPolicy":
+		return &anp.AdminNetworkPolicy{}, true
+	case adminGroup + "/BaselineAdminNetworkPolicy":
+		return &anp.BaselineAdminNetworkPolicy{}, true
+	case adminGroup + "/ClusterNetworkPolicy":
+		return &cnp.ClusterNetworkPolicy{}, true
 	}
 	return nil, false
 }

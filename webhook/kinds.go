@@ -48,6 +48,7 @@ const (
 // Groups of the kinds the webhook handles.
 const (
 	calicoGroup    = "projectcalico.org"
+	adminGroup     = "policy.networking.k8s.io"
 	flowguardGroup = "flowguard.dev"
 )
 
@@ -67,6 +68,12 @@ func route(gk schema.GroupKind) (kindInfo, bool) {
 			"StagedKubernetesNetworkPolicy", "NetworkSet", "GlobalNetworkSet", "Tier":
 			all.name = calicoGroup + "/" + gk.Kind
 			all.calico = true
+			return all, true
+		}
+	case adminGroup:
+		switch gk.Kind {
+		case "AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "ClusterNetworkPolicy":
+			all.name = adminGroup + "/" + gk.Kind
 			return all, true
 		}
 	case flowguardGroup:

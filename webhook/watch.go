@@ -17,6 +17,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	anp "sigs.k8s.io/network-policy-api/apis/v1alpha1"
+	cnp "sigs.k8s.io/network-policy-api/apis/v1alpha2"
 )
 
 // The cluster objects the rules reason about, read by every replica.
@@ -26,6 +28,7 @@ import (
 // +kubebuilder:rbac:groups=batch,resources=jobs;cronjobs,verbs=get;list;watch
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch
 // +kubebuilder:rbac:groups=projectcalico.org,resources=networkpolicies;globalnetworkpolicies;stagednetworkpolicies;stagedglobalnetworkpolicies;stagedkubernetesnetworkpolicies;networksets;globalnetworksets;tiers;hostendpoints,verbs=get;list;watch
+// +kubebuilder:rbac:groups=policy.networking.k8s.io,resources=adminnetworkpolicies;baselineadminnetworkpolicies;clusternetworkpolicies,verbs=get;list;watch
 
 // watchedKinds are the objects netpol reads, in the order they are watched.
 func watchedKinds() []client.Object {
@@ -37,6 +40,7 @@ func watchedKinds() []client.Object {
 		&calicov3.NetworkPolicy{}, &calicov3.GlobalNetworkPolicy{}, &calicov3.StagedNetworkPolicy{},
 		&calicov3.StagedGlobalNetworkPolicy{}, &calicov3.StagedKubernetesNetworkPolicy{},
 		&calicov3.NetworkSet{}, &calicov3.GlobalNetworkSet{}, &calicov3.Tier{}, &calicov3.HostEndpoint{},
+		&anp.AdminNetworkPolicy{}, &anp.BaselineAdminNetworkPolicy{}, &cnp.ClusterNetworkPolicy{},
 	}
 }
 
@@ -51,8 +55,8 @@ func (s *State) Watch(ctx context.Context, c cache.Cache, scheme *runtime.Scheme
 			return fmt.Errorf("watch cluster objects: %w", err)
 		}
 		if _, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err != nil {
-			if meta.IsNoMatchError(err) && gvk.Group == calicov3.GroupName {
-				log.Info("Calico kind not served; policies of this kind are not seen", "kind", gvk.Kind)
+			if meta.IsNoMatchError(err) && (gvk.Group == calicov3.GroupName || gvk.Group == anp.GroupName) {
+				log.Info("Calico or admin policy kind not served; policies of this kind are not seen", "kind", gvk.Kind)
 				continue
 			}
 			return fmt.Errorf("watch %s: %w", gvk, err)

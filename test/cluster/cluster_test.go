@@ -118,6 +118,8 @@ func TestNewSchemeKnowsEveryKindTestsCreate(t *testing.T) {
 		{Group: "projectcalico.org", Version: "v3", Kind: "StagedKubernetesNetworkPolicy"},
 		{Group: "cert-manager.io", Version: "v1", Kind: "Certificate"},
 		{Group: "cert-manager.io", Version: "v1", Kind: "Issuer"},
+		{Group: "policy.networking.k8s.io", Version: "v1alpha1", Kind: "AdminNetworkPolicy"},
+		{Group: "policy.networking.k8s.io", Version: "v1alpha2", Kind: "ClusterNetworkPolicy"},
 	} {
 		if !scheme.Recognizes(gvk) {
 			t.Errorf("scheme does not recognize %s", gvk)

@@ -37,12 +37,14 @@ func moduleRootFrom(dir string) (string, error) {
 }
 
 // DefaultCRDDirs returns the CRD folders under root/config/crd: flowguard's generated CRDs
-// (bases), Calico's (calico) and cert-manager's (cert-manager).
+// (bases), Calico's (calico), cert-manager's (cert-manager) and the Kubernetes admin policy
+// kinds' (network-policy-api).
 func DefaultCRDDirs(root string) []string {
 	return []string{
 		filepath.Join(root, "config", "crd", "bases"),
 		filepath.Join(root, "config", "crd", "calico"),
 		filepath.Join(root, "config", "crd", "cert-manager"),
+		filepath.Join(root, "config", "crd", "network-policy-api"),
 	}
 }
 

@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"fmt"
+	anp "sigs.k8s.io/network-policy-api/apis/v1alpha1"
+	cnp "sigs.k8s.io/network-policy-api/apis/v1alpha2"
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	calicov3 "github.com/projectcalico/api/pkg/apis/projectcalico/v3"
@@ -13,15 +15,17 @@ import (
 )
 
 // NewScheme returns a scheme that knows the built-in Kubernetes types, CustomResourceDefinitions,
-// flowguard.dev/v1alpha1, projectcalico.org/v3 and cert-manager.io/v1.
+// flowguard.dev/v1alpha1, projectcalico.org/v3, cert-manager.io/v1 and the admin policy kinds.
 func NewScheme() (*runtime.Scheme, error) {
 	scheme := runtime.NewScheme()
 	for name, add := range map[string]func(*runtime.Scheme) error{
-		"kubernetes":        clientgoscheme.AddToScheme,
-		"apiextensions/v1":  apiextensionsv1.AddToScheme,
-		"flowguard.dev":     flowguardv1alpha1.AddToScheme,
-		"projectcalico.org": calicov3.AddToScheme,
-		"cert-manager.io":   cmapi.AddToScheme,
+		"kubernetes":                        clientgoscheme.AddToScheme,
+		"apiextensions/v1":                  apiextensionsv1.AddToScheme,
+		"flowguard.dev":                     flowguardv1alpha1.AddToScheme,
+		"projectcalico.org":                 calicov3.AddToScheme,
+		"cert-manager.io":                   cmapi.AddToScheme,
+		"policy.networking.k8s.io/v1alpha1": anp.AddToScheme,
+		"policy.networking.k8s.io/v1alpha2": cnp.AddToScheme,
 	} {
 		if err := add(scheme); err != nil {
 			return nil, fmt.Errorf("register %s types: %w", name, err)

@@ -64,20 +64,23 @@ func expectedCRDs(t *testing.T, scheme *runtime.Scheme) map[string]apiextensions
 	t.Helper()
 	const namespaced, clusterScoped = apiextensionsv1.NamespaceScoped, apiextensionsv1.ClusterScoped
 	want := map[string]apiextensionsv1.ResourceScope{
-		"networkpolicies.projectcalico.org":                 namespaced,
-		"globalnetworkpolicies.projectcalico.org":           clusterScoped,
-		"stagednetworkpolicies.projectcalico.org":           namespaced,
-		"stagedglobalnetworkpolicies.projectcalico.org":     clusterScoped,
-		"stagedkubernetesnetworkpolicies.projectcalico.org": namespaced,
-		"networksets.projectcalico.org":                     namespaced,
-		"globalnetworksets.projectcalico.org":               clusterScoped,
-		"tiers.projectcalico.org":                           clusterScoped,
-		"certificates.cert-manager.io":                      namespaced,
-		"certificaterequests.cert-manager.io":               namespaced,
-		"issuers.cert-manager.io":                           namespaced,
-		"clusterissuers.cert-manager.io":                    clusterScoped,
-		"orders.acme.cert-manager.io":                       namespaced,
-		"challenges.acme.cert-manager.io":                   namespaced,
+		"networkpolicies.projectcalico.org":                     namespaced,
+		"globalnetworkpolicies.projectcalico.org":               clusterScoped,
+		"stagednetworkpolicies.projectcalico.org":               namespaced,
+		"stagedglobalnetworkpolicies.projectcalico.org":         clusterScoped,
+		"stagedkubernetesnetworkpolicies.projectcalico.org":     namespaced,
+		"networksets.projectcalico.org":                         namespaced,
+		"globalnetworksets.projectcalico.org":                   clusterScoped,
+		"tiers.projectcalico.org":                               clusterScoped,
+		"adminnetworkpolicies.policy.networking.k8s.io":         clusterScoped,
+		"baselineadminnetworkpolicies.policy.networking.k8s.io": clusterScoped,
+		"clusternetworkpolicies.policy.networking.k8s.io":       clusterScoped,
+		"certificates.cert-manager.io":                          namespaced,
+		"certificaterequests.cert-manager.io":                   namespaced,
+		"issuers.cert-manager.io":                               namespaced,
+		"clusterissuers.cert-manager.io":                        clusterScoped,
+		"orders.acme.cert-manager.io":                           namespaced,
+		"challenges.acme.cert-manager.io":                       namespaced,
 	}
 	kinds := flowguardKinds(scheme)
 	if len(kinds) == 0 {

@@ -119,6 +119,26 @@ spec:
 		assertAbsent(t, fg, "networkpolicy", "web", "frontend-dns-only")
 	})
 
+	t.Run("an AdminNetworkPolicy that cuts observed traffic is refused, though a Kubernetes policy allows it", func(t *testing.T) {
+		res := fg.kubectl(t, `
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: isolate-shop}
+spec:
+  priority: 10
+  subject: {namespaces: {matchLabels: {env: prod}}}
+  ingress:
+  - name: no-web
+    action: Deny
+    from: [{namespaces: {matchLabels: {team: web}}}]
+`, "apply", "-f", "-")
+		assertRefused(t, res, `admission webhook "cluster.flowguard.dev" denied the request`,
+			"[breaking-change]", "web/frontend-7d9f8b6c5-* -> shop/api-6f8d9c7b4-*:8080/TCP")
+		if res := fg.kubectl(t, "", "get", "adminnetworkpolicies.policy.networking.k8s.io", "isolate-shop"); res.err == nil {
+			t.Errorf("AdminNetworkPolicy isolate-shop was created")
+		}
+	})
+
 	t.Run("deleting the allow policy that carries observed traffic is refused", func(t *testing.T) {
 		res := fg.kubectl(t, "", "delete", "networkpolicy", "-n", "shop", "allow-web-to-api")
 		assertRefused(t, res, "[breaking-change]", "shop/api-6f8d9c7b4-*:8080/TCP")

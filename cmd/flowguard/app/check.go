@@ -465,7 +465,8 @@ func auditChanges(ctx context.Context, o *CheckOptions, state rego.State, change
 // clusterScoped are the kinds without a namespace among those flowguard reads.
 func clusterScoped(kind string) bool {
 	switch kind {
-	case "Namespace", "GlobalNetworkPolicy", "StagedGlobalNetworkPolicy", "GlobalNetworkSet", "Tier", "HostEndpoint":
+	case "Namespace", "GlobalNetworkPolicy", "StagedGlobalNetworkPolicy", "GlobalNetworkSet", "Tier", "HostEndpoint",
+		"AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "ClusterNetworkPolicy":
 		return true
 	}
 	return false

@@ -14,6 +14,9 @@
 #     - NetworkPolicy
 #     - projectcalico.org/NetworkPolicy
 #     - projectcalico.org/GlobalNetworkPolicy
+#     - policy.networking.k8s.io/AdminNetworkPolicy
+#     - policy.networking.k8s.io/BaselineAdminNetworkPolicy
+#     - policy.networking.k8s.io/ClusterNetworkPolicy
 #     - projectcalico.org/NetworkSet
 #     - projectcalico.org/GlobalNetworkSet
 #     - projectcalico.org/Tier

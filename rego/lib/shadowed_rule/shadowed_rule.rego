@@ -1,7 +1,7 @@
 # METADATA
 # title: A Calico rule can never decide
 # description: >-
-#   A rule of a Calico policy that an earlier rule of the same policy, an earlier policy of the
+#   A rule of a Calico or admin policy that an earlier rule of the same policy, an earlier policy of the
 #   tier, or an earlier tier always decides before it: it never takes effect, and whoever reads
 #   the policy is misled.
 # custom:
@@ -12,6 +12,9 @@
 #   subjects:
 #     - projectcalico.org/NetworkPolicy
 #     - projectcalico.org/GlobalNetworkPolicy
+#     - policy.networking.k8s.io/AdminNetworkPolicy
+#     - policy.networking.k8s.io/BaselineAdminNetworkPolicy
+#     - policy.networking.k8s.io/ClusterNetworkPolicy
 package flowguard.lib.shadowed_rule
 
 import data.flowguard.policy

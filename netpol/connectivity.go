@@ -13,7 +13,11 @@ import (
 // the cluster.
 type ConnectivityPeer struct {
 	Workload *WorkloadRef
-	Ranges   []AddrRange
+	// HostNetwork marks a workload whose pods use their node's network: Calico makes no
+	// workload endpoint for them, so no pod policy governs them (its node's host endpoint
+	// policies do), and its edges are what the other side's policies allow.
+	HostNetwork bool
+	Ranges      []AddrRange
 }
 
 // String writes ns/name[Kind] for a workload and comma-separated ranges for address space.
@@ -70,7 +74,7 @@ func (e *Engine) Connectivity() []ConnectivityEdge {
 			for _, sw := range cx.members[s] {
 				for _, dw := range cx.members[d] {
 					if sw != dw {
-						out = append(out, ConnectivityEdge{Src: ConnectivityPeer{Workload: sw}, Dst: ConnectivityPeer{Workload: dw}, Conns: conns})
+						out = append(out, ConnectivityEdge{Src: workloadPeer(sw), Dst: workloadPeer(dw), Conns: conns})
 					}
 				}
 			}
@@ -98,11 +102,15 @@ func (e *Engine) Connectivity() []ConnectivityEdge {
 	return sorted
 }
 
+func workloadPeer(w *Workload) ConnectivityPeer {
+	return ConnectivityPeer{Workload: &w.WorkloadRef, HostNetwork: w.HostNetwork}
+}
+
 // connectivity holds one computation's classes, their index and per-side results.
 type connectivity struct {
 	e       *Engine
 	classes []*class
-	members map[*class][]*WorkloadRef
+	members map[*class][]*Workload
 	byNS    map[string][]*class
 	byLabel map[selector.Requirement][]*class
 	withIPs []*class
@@ -118,7 +126,7 @@ type sideResult struct {
 }
 
 func newConnectivity(e *Engine) *connectivity {
-	cx := &connectivity{e: e, members: map[*class][]*WorkloadRef{}, byNS: map[string][]*class{},
+	cx := &connectivity{e: e, members: map[*class][]*Workload{}, byNS: map[string][]*class{},
 		byLabel: map[selector.Requirement][]*class{}}
 	cx.sides[Ingress], cx.sides[Egress] = map[*class]*sideResult{}, map[*class]*sideResult{}
 	for _, w := range e.ids.workloads() {
@@ -134,7 +142,7 @@ func newConnectivity(e *Engine) *connectivity {
 				cx.withIPs = append(cx.withIPs, cl)
 			}
 		}
-		cx.members[cl] = append(cx.members[cl], &w.WorkloadRef)
+		cx.members[cl] = append(cx.members[cl], w)
 	}
 	var cuts []netip.Prefix
 	for _, p := range e.cluster.policies.all() {
@@ -414,7 +422,7 @@ func (cx *connectivity) external(self *class, dir Direction) []ConnectivityEdge 
 	for _, g := range groups {
 		ext := ConnectivityPeer{Ranges: mergeRanges(g.ranges)}
 		for _, w := range cx.members[self] {
-			e := ConnectivityEdge{Src: ext, Dst: ConnectivityPeer{Workload: w}, Conns: g.conns}
+			e := ConnectivityEdge{Src: ext, Dst: workloadPeer(w), Conns: g.conns}
 			if dir == Egress {
 				e.Src, e.Dst = e.Dst, e.Src
 			}

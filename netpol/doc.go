@@ -97,7 +97,8 @@
 //
 // Connectivity computes the allowed connections between all workloads and to and from address
 // space outside the cluster, per equivalence class pair rather than per workload pair, with the
-// allowed ports and protocols as sets.
+// allowed ports and protocols as sets. A workload whose pods use the host network is marked
+// (ConnectivityPeer.HostNetwork): no pod policy governs it.
 //
 // # Using it
 //

@@ -9,6 +9,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -60,6 +61,12 @@ between workloads and address space outside the cluster, one line per pair:
 
   ns/name[Kind] => ns/name[Kind] : TCP 8080,UDP 53
   0.0.0.0-9.255.255.255,11.0.0.0/8 => ns/name[Kind] : All Connections
+  ns/agent[DaemonSet] (hostNetwork, no pod policy) => ns/name[Kind] : All Connections
+
+A workload whose pods use the host network is marked in every format (json: srcHostNetwork,
+dstHostNetwork; csv and md: src_host_network, dst_host_network; dot: a dashed node): Calico
+makes no workload endpoint for it, so no pod policy governs it, and its edges are what the
+policies of the other side allow.
 
 Exit status: 0 on success, 2 on bad input. Objects that cannot be read are reported on
 standard error, the rest are still analysed, and the exit status is 2.`,
@@ -94,9 +101,22 @@ func (o *ConnectivityOptions) Run(stdout, stderr io.Writer) error {
 }
 
 type connectivityEdgeJSON struct {
-	Src  string `json:"src"`
-	Dst  string `json:"dst"`
-	Conn string `json:"conn"`
+	Src            string `json:"src"`
+	Dst            string `json:"dst"`
+	Conn           string `json:"conn"`
+	SrcHostNetwork bool   `json:"srcHostNetwork,omitempty"`
+	DstHostNetwork bool   `json:"dstHostNetwork,omitempty"`
+}
+
+// hostNetworkMark follows a host-network workload's name in the txt and dot formats.
+const hostNetworkMark = " (hostNetwork, no pod policy)"
+
+// peerText is a peer's name, marked when no pod policy governs it.
+func peerText(p netpol.ConnectivityPeer) string {
+	if p.HostNetwork {
+		return p.String() + hostNetworkMark
+	}
+	return p.String()
 }
 
 func writeConnectivity(w *bufio.Writer, format string, edges []netpol.ConnectivityEdge) error {
@@ -104,35 +124,39 @@ func writeConnectivity(w *bufio.Writer, format string, edges []netpol.Connectivi
 	case "json":
 		out := make([]connectivityEdgeJSON, len(edges))
 		for i, e := range edges {
-			out[i] = connectivityEdgeJSON{Src: e.Src.String(), Dst: e.Dst.String(), Conn: e.Conns.String()}
+			out[i] = connectivityEdgeJSON{Src: e.Src.String(), Dst: e.Dst.String(), Conn: e.Conns.String(),
+				SrcHostNetwork: e.Src.HostNetwork, DstHostNetwork: e.Dst.HostNetwork}
 		}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)
 	case "csv":
 		cw := csv.NewWriter(w)
-		if err := cw.Write([]string{"src", "dst", "conn"}); err != nil {
+		if err := cw.Write([]string{"src", "dst", "conn", "src_host_network", "dst_host_network"}); err != nil {
 			return err
 		}
 		for _, e := range edges {
-			if err := cw.Write([]string{e.Src.String(), e.Dst.String(), e.Conns.String()}); err != nil {
+			row := []string{e.Src.String(), e.Dst.String(), e.Conns.String(),
+				strconv.FormatBool(e.Src.HostNetwork), strconv.FormatBool(e.Dst.HostNetwork)}
+			if err := cw.Write(row); err != nil {
 				return err
 			}
 		}
 		cw.Flush()
 		return cw.Error()
 	case "md":
-		fmt.Fprintln(w, "| src | dst | conn |")
-		fmt.Fprintln(w, "|-----|-----|------|")
+		fmt.Fprintln(w, "| src | dst | conn | src_host_network | dst_host_network |")
+		fmt.Fprintln(w, "|-----|-----|------|------------------|------------------|")
 		for _, e := range edges {
-			fmt.Fprintf(w, "| %s | %s | %s |\n", mdEscape(e.Src.String()), mdEscape(e.Dst.String()), mdEscape(e.Conns.String()))
+			fmt.Fprintf(w, "| %s | %s | %s | %t | %t |\n", mdEscape(e.Src.String()), mdEscape(e.Dst.String()), mdEscape(e.Conns.String()),
+				e.Src.HostNetwork, e.Dst.HostNetwork)
 		}
 		return nil
 	case "dot":
 		return writeDot(w, edges)
 	}
 	for _, e := range edges {
-		if _, err := fmt.Fprintln(w, e); err != nil {
+		if _, err := fmt.Fprintf(w, "%s => %s : %s\n", peerText(e.Src), peerText(e.Dst), e.Conns); err != nil {
 			return err
 		}
 	}
@@ -145,6 +169,7 @@ func mdEscape(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
 // one labelled edge per allowed pair.
 func writeDot(w *bufio.Writer, edges []netpol.ConnectivityEdge) error {
 	ids := map[string]string{}
+	hostNetwork := map[string]bool{}
 	byNS := map[string][]string{}
 	var external []string
 	node := func(p netpol.ConnectivityPeer) string {
@@ -155,6 +180,7 @@ func writeDot(w *bufio.Writer, edges []netpol.ConnectivityEdge) error {
 		id := fmt.Sprintf("n%d", len(ids))
 		ids[name] = id
 		if p.Workload != nil {
+			hostNetwork[name] = p.HostNetwork
 			byNS[p.Workload.Namespace] = append(byNS[p.Workload.Namespace], name)
 		} else {
 			external = append(external, name)
@@ -173,6 +199,10 @@ func writeDot(w *bufio.Writer, edges []netpol.ConnectivityEdge) error {
 		fmt.Fprintf(w, "\tsubgraph cluster_%d {\n\t\tlabel=%q\n", i, ns)
 		for _, name := range byNS[ns] {
 			label := strings.TrimPrefix(name, ns+"/")
+			if hostNetwork[name] {
+				fmt.Fprintf(w, "\t\t%s [label=%q, style=dashed]\n", ids[name], label+"\n"+strings.TrimSpace(hostNetworkMark))
+				continue
+			}
 			fmt.Fprintf(w, "\t\t%s [label=%q]\n", ids[name], label)
 		}
 		fmt.Fprintln(w, "\t}")

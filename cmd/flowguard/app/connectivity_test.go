@@ -30,11 +30,11 @@ shop/frontend[Deployment] => shop/api[Deployment] : TCP 8080
 		},
 		"csv has a header and one row per pair": {
 			args: []string{"connectivity", "-f", dir, "-o", "csv"}, wantCode: ExitOK,
-			contains: []string{"src,dst,conn\n", "shop/frontend[Deployment],shop/api[Deployment],TCP 8080\n"},
+			contains: []string{"src,dst,conn,src_host_network,dst_host_network\n", "shop/frontend[Deployment],shop/api[Deployment],TCP 8080,false,false\n"},
 		},
 		"md is a table": {
 			args: []string{"connectivity", "-f", dir, "-o", "md"}, wantCode: ExitOK,
-			contains: []string{"| src | dst | conn |\n|-----|-----|------|\n", "| shop/frontend[Deployment] | shop/api[Deployment] | TCP 8080 |\n"},
+			contains: []string{"| src | dst | conn | src_host_network | dst_host_network |\n", "| shop/frontend[Deployment] | shop/api[Deployment] | TCP 8080 | false | false |\n"},
 		},
 		"dot draws namespaces as clusters and outside space apart": {
 			args: []string{"connectivity", "-f", dir, "-o", "dot"}, wantCode: ExitOK,
@@ -85,5 +85,45 @@ func TestConnectivityJSON(t *testing.T) {
 	}
 	if len(edges) != 5 || edges[4].Src != "shop/frontend[Deployment]" || edges[4].Dst != "shop/api[Deployment]" || edges[4].Conn != "TCP 8080" {
 		t.Errorf("edges = %+v", edges)
+	}
+}
+
+// hostNetworkAgent is a DaemonSet whose pods use the host network, in namespace shop.
+const hostNetworkAgent = `apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent, namespace: shop}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec: {hostNetwork: true, containers: [{name: a, image: a}]}
+`
+
+// TestConnectivityMarksHostNetwork: a host-network workload takes part in the map (the other
+// side's policies still apply) and is marked in every format, since no pod policy governs it.
+func TestConnectivityMarksHostNetwork(t *testing.T) {
+	dir := writeManifests(t, map[string]string{"shop.yaml": shopManifests, "agent.yaml": hostNetworkAgent})
+	tests := map[string][]string{
+		"txt":  {"shop/agent[DaemonSet] (hostNetwork, no pod policy) => 0.0.0.0/0 : All Connections\n"},
+		"json": {`"src": "shop/agent[DaemonSet]"`, `"srcHostNetwork": true`},
+		"csv":  {"shop/agent[DaemonSet],0.0.0.0/0,All Connections,true,false\n"},
+		"md":   {"| shop/agent[DaemonSet] | 0.0.0.0/0 | All Connections | true | false |\n"},
+		"dot":  {`[label="agent[DaemonSet]\n(hostNetwork, no pod policy)", style=dashed]`},
+	}
+	for format, want := range tests {
+		t.Run(format, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			if code := Execute([]string{"connectivity", "-f", dir, "-o", format}, &out, &errOut); code != ExitOK {
+				t.Fatalf("exit code %d: %s", code, errOut.String())
+			}
+			for _, w := range want {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("stdout = %s\nwant it to contain %q", out.String(), w)
+				}
+			}
+			if strings.Count(out.String(), "frontend[Deployment] (hostNetwork") > 0 || strings.Contains(out.String(), `"dstHostNetwork": false`) {
+				t.Errorf("a pod-network workload is marked: %s", out.String())
+			}
+		})
 	}
 }

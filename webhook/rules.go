@@ -24,7 +24,8 @@ type RuleSetter interface {
 }
 
 // RuleLoader keeps the engine's user rules in step with the RegoRules in the cluster, on every
-// replica, without a restart. Changes are coalesced: a burst of edits compiles the rule set once.
+// replica, without a restart: its owner loops on WaitForChange and Load. Changes are coalesced:
+// a burst of edits compiles the rule set once.
 type RuleLoader struct {
 	engine RuleSetter
 	reader client.Reader
@@ -38,39 +39,58 @@ func NewRuleLoader(engine RuleSetter, reader client.Reader) *RuleLoader {
 	return &RuleLoader{engine: engine, reader: reader, kick: make(chan struct{}, 1)}
 }
 
-// Watch asks to be told of every RegoRule change.
+// Watch asks to be told of every RegoRule change. Changes are coalesced: a signal already
+// pending covers the next one.
 func (l *RuleLoader) Watch(ctx context.Context, c cache.Cache) error {
-	reg, err := notifyOnRegoRules(ctx, c, l.kick)
-	l.reg = reg
-	return err
+	inf, err := c.GetInformer(ctx, &v1alpha1.RegoRule{})
+	if err != nil {
+		return fmt.Errorf("watch RegoRules: %w", err)
+	}
+	notify := func(any) {
+		select {
+		case l.kick <- struct{}{}:
+		default:
+		}
+	}
+	l.reg, err = inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    notify,
+		UpdateFunc: func(_, o any) { notify(o) },
+		DeleteFunc: notify,
+	})
+	if err != nil {
+		return fmt.Errorf("watch RegoRules: %w", err)
+	}
+	return nil
 }
 
-// Start reloads the rule set after each change until ctx ends. It is a manager Runnable that
-// runs on every replica.
-func (l *RuleLoader) Start(ctx context.Context) error {
-	log := logf.FromContext(ctx).WithName("regorules")
+// WaitForChange blocks until the RegoRules should be loaded: the first time until the first
+// list has arrived (even an empty one), then until the next change. It fails when ctx ends.
+func (l *RuleLoader) WaitForChange(ctx context.Context) error {
 	if l.reg == nil {
 		return errors.New("load RegoRules: Watch was not called")
 	}
-	// Load once the first list has arrived, even when it is empty, then after each change.
-	if !toolscache.WaitForCacheSync(ctx.Done(), l.reg.HasSynced) {
+	if !l.loaded.Load() {
+		if !toolscache.WaitForCacheSync(ctx.Done(), l.reg.HasSynced) {
+			return ctx.Err()
+		}
 		return nil
 	}
-	for {
-		if err := l.reload(ctx); err != nil {
-			log.Error(err, "Some RegoRules are not in force")
-		}
-		l.loaded.Store(true)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-l.kick:
-		}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-l.kick:
+		return nil
 	}
 }
 
-// NeedLeaderElection is false: every replica evaluates the user rules.
-func (l *RuleLoader) NeedLeaderElection() bool { return false }
+// Load compiles the RegoRules in the cache into the engine; a rule that fails is logged and
+// left out, the others are in force.
+func (l *RuleLoader) Load(ctx context.Context) {
+	if err := l.reload(ctx); err != nil {
+		logf.FromContext(ctx).WithName("regorules").Error(err, "Some RegoRules are not in force")
+	}
+	l.loaded.Store(true)
+}
 
 func (l *RuleLoader) reload(ctx context.Context) error {
 	var list v1alpha1.RegoRuleList

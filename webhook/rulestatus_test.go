@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/flowguard/flowguard/api/v1alpha1"
 )
@@ -95,9 +96,9 @@ func TestRuleStatusWriter(t *testing.T) {
 				}).Build()
 			w := NewRuleStatusWriter(c, clocktesting.NewFakeClock(now))
 			ctx := context.Background()
-			// The second sync sees the status the first wrote and leaves it alone.
+			// The second reconcile sees the status the first wrote and leaves it alone.
 			for range 2 {
-				if err := w.Sync(ctx); err != nil {
+				if _, err := w.Reconcile(ctx, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(rr)}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -131,12 +132,5 @@ func TestRuleStatusWriter(t *testing.T) {
 				t.Errorf("status = %+v\nwant %+v", got.Status, tc.want)
 			}
 		})
-	}
-}
-
-// The writer only runs on the leader.
-func TestRuleStatusWriterNeedsLeaderElection(t *testing.T) {
-	if !NewRuleStatusWriter(nil, nil).NeedLeaderElection() {
-		t.Error("NeedLeaderElection = false, want true")
 	}
 }

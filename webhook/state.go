@@ -23,10 +23,10 @@ const DefaultPublishEvery = time.Second
 //
 // Informer events mutate a private cluster under a lock; readers get an immutable snapshot,
 // copy-on-write, so cheaply, and the same pointer between changes so that the engine keeps what
-// it memoised for it. Once Start runs (the webhook), snapshots are published in the background
+// it memoised for it. Once PublishPending runs (the webhook's replicas), snapshots are published in the background
 // at most once per DefaultPublishEvery and then warmed (OnPublish): building the policy engine
 // of a snapshot costs milliseconds over thousands of policies and pods, and it is paid once per
-// batch of changes, never by the admission request that happens to come first. Without Start
+// batch of changes, never by the admission request that happens to come first. Without it
 // (a one-off read of the cluster), Cluster publishes the latest changes when it is called.
 type State struct {
 	clock     clock.WithTicker
@@ -36,7 +36,7 @@ type State struct {
 	master *netpol.Cluster
 	dirty  atomic.Bool
 	snap   atomic.Pointer[netpol.Cluster]
-	// background is set by Start; published is set by its first publish after the informers
+	// background is set by PublishPending; published by its first publish after the informers
 	// synced.
 	background, published atomic.Bool
 
@@ -64,7 +64,7 @@ func NewState(clk clock.WithTicker) *State {
 }
 
 // OnPublish sets a function called after each snapshot is published, outside any lock; serve
-// passes (*rego.Engine).Warm. Call it before Start.
+// passes (*rego.Engine).Warm. Call it before PublishPending.
 func (s *State) OnPublish(fn func()) { s.onPublish = fn }
 
 // Cluster returns the published snapshot of the cluster.
@@ -86,31 +86,20 @@ func (s *State) Publish() {
 	}
 }
 
-// Start publishes changes every DefaultPublishEvery until ctx ends. It is a manager Runnable
-// that runs on every replica.
-func (s *State) Start(ctx context.Context) error {
+// PublishPending is one turn of the background publisher, which the owner of the state calls
+// every DefaultPublishEvery on every replica: it publishes and warms the changes applied since
+// the last turn, and the first time the informers have synced, before readiness is reported.
+// Once it has been called, Cluster no longer publishes on its own.
+func (s *State) PublishPending(context.Context) {
 	s.background.Store(true)
-	t := s.clock.NewTicker(DefaultPublishEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C():
-		}
-		switch {
-		case !s.published.Load() && s.Synced() == nil:
-			// Publish and warm what the initial lists delivered before reporting ready.
-			s.Publish()
-			s.published.Store(true)
-		case s.dirty.Load():
-			s.Publish()
-		}
+	switch {
+	case !s.published.Load() && s.Synced() == nil:
+		s.Publish()
+		s.published.Store(true)
+	case s.dirty.Load():
+		s.Publish()
 	}
 }
-
-// NeedLeaderElection is false: every replica answers admission requests.
-func (s *State) NeedLeaderElection() bool { return false }
 
 // Traffic returns the traffic graph, or nil before one is loaded.
 func (s *State) Traffic() *flows.Graph { return s.traffic.Load() }

@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"context"
-	"runtime"
 	"testing"
 	"time"
 
@@ -115,24 +114,14 @@ func TestStateNotReadyBeforeWatching(t *testing.T) {
 	}
 }
 
-// Once Start runs, changes reach the rules in batches, published and warmed in the background.
+// Once the publisher takes turns, changes reach the rules in batches, published and warmed in
+// the background.
 func TestStatePublishesInTheBackground(t *testing.T) {
-	clk := clocktesting.NewFakeClock(time.Unix(0, 0))
-	s := NewState(clk)
+	s := NewState(nil)
 	published := make(chan *netpol.Cluster, 1)
 	s.OnPublish(func() { published <- s.snap.Load() })
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Start(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	})
-	for !clk.HasWaiters() {
-		runtime.Gosched() // until Start's ticker is waiting on the clock
-	}
+	ctx := context.Background()
+	s.PublishPending(ctx)
 	before := s.Cluster()
 
 	if err := s.Apply(namespace("shop", nil)); err != nil {
@@ -144,13 +133,13 @@ func TestStatePublishesInTheBackground(t *testing.T) {
 	if s.Cluster() != before {
 		t.Fatal("a change reached the rules before it was published")
 	}
-	clk.Step(DefaultPublishEvery)
+	s.PublishPending(ctx)
 	snap := <-published
 	if got := len(snap.Namespaces()); got != 2 || s.Cluster() != snap {
 		t.Errorf("published snapshot has %d namespaces, want both changes in one batch", got)
 	}
 
-	clk.Step(DefaultPublishEvery)
+	s.PublishPending(ctx)
 	select {
 	case <-published:
 		t.Error("published again without a change")

@@ -15,8 +15,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	"github.com/flowguard/flowguard/cmd/flowguard/app"
 	"github.com/flowguard/flowguard/flows"
+	"github.com/flowguard/flowguard/replica"
 	"github.com/flowguard/flowguard/test/cluster"
 	"github.com/flowguard/flowguard/webhook"
 )
@@ -62,7 +62,7 @@ func startShopAuditor(t *testing.T, now time.Time) (*cluster.Cluster, string) {
 	if err := state.Watch(mctx, mgr.GetCache(), c.Scheme, mgr.GetRESTMapper()); err != nil {
 		t.Fatal(err)
 	}
-	if err := app.AddAuditor(mgr, state, app.AuditorOptions{Deadline: time.Minute, Clock: clock, Ready: state.Synced,
+	if err := replica.AddAuditor(mgr, state, replica.AuditorOptions{Deadline: time.Minute, Clock: clock, Ready: state.Synced,
 		Registerer: prometheus.NewRegistry()}); err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/flowguard/flowguard/api/v1alpha1"
 	"github.com/flowguard/flowguard/cmd/flowguard/app"
 	"github.com/flowguard/flowguard/flows/observed"
+	"github.com/flowguard/flowguard/replica"
 	"github.com/flowguard/flowguard/test/cluster"
 	"github.com/flowguard/flowguard/webhook/webhooktest"
 )
@@ -202,8 +203,8 @@ func calicoRecord(port int, reporter string, flows, end int64) string {
 		end-30, end, port, reporter, 1000*flows, 500*flows, flows, flows, flows, 10*flows, 8*flows)
 }
 
-// replica is one flowguard serve running in the test process, with metrics of its own.
-type replica struct {
+// servedReplica is one flowguard serve running in the test process, with metrics of its own.
+type servedReplica struct {
 	name     string
 	url      string
 	registry *prometheus.Registry
@@ -213,7 +214,7 @@ type replica struct {
 	stop     func()
 }
 
-func (e *flowsEnv) startReplica(t *testing.T, name string) *replica {
+func (e *flowsEnv) startReplica(t *testing.T, name string) *servedReplica {
 	t.Helper()
 	webhookPort, probePort := freePort(t), freePort(t)
 	o := app.NewServeOptions()
@@ -243,7 +244,7 @@ func (e *flowsEnv) startReplica(t *testing.T, name string) *replica {
 	if err := o.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	r := &replica{name: name, url: fmt.Sprintf("https://127.0.0.1:%d", webhookPort), registry: prometheus.NewRegistry(),
+	r := &servedReplica{name: name, url: fmt.Sprintf("https://127.0.0.1:%d", webhookPort), registry: prometheus.NewRegistry(),
 		token: e.token, logs: &lockedBuffer{}}
 	r.client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: e.ca.Pool()}}}
@@ -281,9 +282,9 @@ func (e *flowsEnv) startReplica(t *testing.T, name string) *replica {
 }
 
 // ingest posts an NDJSON body to the replica's HTTP ingest with the bearer token.
-func (r *replica) ingest(t *testing.T, body string) (int, string) {
+func (r *servedReplica) ingest(t *testing.T, body string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, r.url+app.IngestPath, strings.NewReader(body))
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, r.url+replica.IngestPath, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +292,7 @@ func (r *replica) ingest(t *testing.T, body string) (int, string) {
 	req.Header.Set("Authorization", "Bearer "+r.token)
 	resp, err := r.client.Do(req)
 	if err != nil {
-		t.Fatalf("POST %s to %s: %v", app.IngestPath, r.name, err)
+		t.Fatalf("POST %s to %s: %v", replica.IngestPath, r.name, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
@@ -302,7 +303,7 @@ func (r *replica) ingest(t *testing.T, body string) (int, string) {
 }
 
 // awaitLeader waits until the replica is elected and ingests: its HTTP ingest accepts.
-func (r *replica) awaitLeader(t *testing.T) {
+func (r *servedReplica) awaitLeader(t *testing.T) {
 	t.Helper()
 	err := wait.PollUntilContextTimeout(t.Context(), 200*time.Millisecond, 60*time.Second, true, func(context.Context) (bool, error) {
 		code, _ := r.ingest(t, "")
@@ -314,7 +315,7 @@ func (r *replica) awaitLeader(t *testing.T) {
 }
 
 // metric sums the samples of one metric in the replica's registry.
-func (r *replica) metric(t *testing.T, name string) float64 {
+func (r *servedReplica) metric(t *testing.T, name string) float64 {
 	t.Helper()
 	families, err := r.registry.Gather()
 	if err != nil {
@@ -334,7 +335,7 @@ func (r *replica) metric(t *testing.T, name string) float64 {
 
 // pointWebhookAt makes the API server call r for admission, with config/webhook's
 // configuration as shipped but for the URL.
-func (e *flowsEnv) pointWebhookAt(t *testing.T, r *replica) {
+func (e *flowsEnv) pointWebhookAt(t *testing.T, r *servedReplica) {
 	t.Helper()
 	ctx := t.Context()
 	if e.vwc == nil {

@@ -1,4 +1,4 @@
-package app
+package replica
 
 import (
 	"bytes"
@@ -39,8 +39,8 @@ func (l *trafficLeader) addIngest(mgr manager.Manager, tokenFile string, metrics
 	}
 	l.gate = &ingestGate{next: l.ingest, refused: l.metrics.ingestNotLeader}
 	mgr.GetWebhookServer().Register(IngestPath, l.gate)
-	watcher := &tokenWatcher{path: tokenFile, ingest: l.ingest, current: token, wait: flows.PollEvery(clock.RealClock{}, tokenPoll)}
-	if err := mgr.Add(watcher); err != nil {
+	watcher := &tokenWatcher{path: tokenFile, ingest: l.ingest, current: token}
+	if err := mgr.Add(loop{wait: flows.PollEvery(clock.RealClock{}, tokenPoll), step: forever(watcher.reread)}); err != nil {
 		return fmt.Errorf("add ingest token watcher: %w", err)
 	}
 	return nil
@@ -86,25 +86,20 @@ type tokenWatcher struct {
 	path    string
 	ingest  *flows.Ingest
 	current []byte
-	wait    func(context.Context) error
 }
 
-func (w *tokenWatcher) NeedLeaderElection() bool { return false }
-
-func (w *tokenWatcher) Start(ctx context.Context) error {
+// reread is the watcher's loop step.
+func (w *tokenWatcher) reread(ctx context.Context) {
 	log := logf.FromContext(ctx).WithValues("path", w.path)
-	for w.wait(ctx) == nil {
-		token, err := readToken(w.path)
-		switch {
-		case err != nil:
-			log.Error(err, "Keeping the previous ingest token")
-		case !bytes.Equal(token, w.current):
-			w.ingest.SetToken(token)
-			w.current = token
-			log.Info("Ingest token rotated")
-		}
+	token, err := readToken(w.path)
+	switch {
+	case err != nil:
+		log.Error(err, "Keeping the previous ingest token")
+	case !bytes.Equal(token, w.current):
+		w.ingest.SetToken(token)
+		w.current = token
+		log.Info("Ingest token rotated")
 	}
-	return nil
 }
 
 // readToken reads a bearer token file, as a Secret volume holds it: surrounding white space,

@@ -1,4 +1,4 @@
-package app
+package replica
 
 import (
 	"context"
@@ -123,30 +123,9 @@ func TestTokenWatcher(t *testing.T) {
 		return resp.StatusCode
 	}
 
-	// The watcher reads the file once per step the test takes, and says when it waits again.
-	waiting, step := make(chan struct{}), make(chan struct{})
-	w := &tokenWatcher{path: path, ingest: ingest, current: token, wait: func(ctx context.Context) error {
-		select {
-		case waiting <- struct{}{}:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		select {
-		case <-step:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}}
-	ctx, cancel := context.WithCancel(context.Background())
-	stopped := make(chan struct{})
-	go func() { _ = w.Start(ctx); close(stopped) }()
-	t.Cleanup(func() { cancel(); <-stopped })
-	<-waiting
-	poll := func() {
-		step <- struct{}{}
-		<-waiting
-	}
+	// The watcher reads the file once per turn of its loop; the test takes the turns.
+	w := &tokenWatcher{path: path, ingest: ingest, current: token}
+	poll := func() { w.reread(context.Background()) }
 
 	// The steps run in order: each starts from the token the one before left in force.
 	steps := []struct {

@@ -1,4 +1,4 @@
-package app
+package replica
 
 import (
 	"context"
@@ -13,7 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/clock"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -49,7 +48,7 @@ const (
 	finalSyncTimeout = 20 * time.Second
 )
 
-func (o *ServeOptions) validateTraffic() []error {
+func (o *Options) validateTraffic() []error {
 	var errs []error
 	switch {
 	case o.GoldmaneAddress != "" && o.GoldmaneCertDir == "":
@@ -79,7 +78,7 @@ func (o *ServeOptions) validateTraffic() []error {
 	return errs
 }
 
-func (o *ServeOptions) observedTrafficNamespace() string {
+func (o *Options) observedTrafficNamespace() string {
 	if o.ObservedTrafficNamespace != "" {
 		return o.ObservedTrafficNamespace
 	}
@@ -88,7 +87,7 @@ func (o *ServeOptions) observedTrafficNamespace() string {
 
 // addTraffic builds the traffic graph, its readers and writers and the flow sources, and adds
 // them to mgr; state's rules read the graph once it is seeded.
-func addTraffic(ctx context.Context, mgr manager.Manager, o *ServeOptions, state *webhook.State, reg prometheus.Registerer) error {
+func addTraffic(ctx context.Context, mgr manager.Manager, o *Options, state *webhook.State, reg prometheus.Registerer) error {
 	log := logf.FromContext(ctx)
 	graph, err := flows.NewGraph(flows.GraphOptions{})
 	if err != nil {
@@ -141,7 +140,8 @@ func addTraffic(ctx context.Context, mgr manager.Manager, o *ServeOptions, state
 	if err := leader.syncer.Register(ctx, informer); err != nil {
 		return err
 	}
-	if err := mgr.Add(&trafficSeeder{syncer: leader.syncer, state: state, graph: graph, seeded: leader.metrics.seeded}); err != nil {
+	seeder := &trafficSeeder{syncer: leader.syncer, state: state, graph: graph, seeded: leader.metrics.seeded}
+	if err := mgr.Add(loop{wait: flows.PollEvery(leader.clock, seedPoll), step: seeder.seed}); err != nil {
 		return fmt.Errorf("add traffic seeder: %w", err)
 	}
 
@@ -202,6 +202,9 @@ type everyReplica struct{ manager.Runnable }
 
 func (everyReplica) NeedLeaderElection() bool { return false }
 
+// seedPoll is how often the traffic seeder looks whether the shards present at start are read.
+const seedPoll = 100 * time.Millisecond
+
 // trafficSeeder hands the graph to the rules once the shards present at start are in it.
 type trafficSeeder struct {
 	syncer *observed.Syncer
@@ -210,17 +213,13 @@ type trafficSeeder struct {
 	seeded prometheus.Gauge
 }
 
-func (s *trafficSeeder) NeedLeaderElection() bool { return false }
-
-func (s *trafficSeeder) Start(ctx context.Context) error {
-	err := wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, func(context.Context) (bool, error) {
-		return s.syncer.Seeded(), nil
-	})
-	if err != nil {
-		return nil // stopped before the shards were read
+// seed is the seeder's loop step: done once the shards are read and the graph handed over.
+func (s *trafficSeeder) seed(ctx context.Context) bool {
+	if !s.syncer.Seeded() {
+		return false
 	}
 	s.state.SetTraffic(s.graph)
 	s.seeded.Set(1)
 	logf.FromContext(ctx).Info("Learned traffic loaded from ObservedTraffic", "edges", s.graph.Stats().Edges)
-	return nil
+	return true
 }

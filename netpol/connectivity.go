@@ -42,50 +42,117 @@ func (e ConnectivityEdge) String() string {
 // Connectivity returns the allowed connections (enforced policies) between every pair of
 // distinct workloads, and between each workload and the address space outside the cluster
 // (IPv4, and IPv6 when a policy or set names an IPv6 network), one edge per pair with a
-// non-empty set, ordered by source then destination.
+// non-empty set, in the order ConnectivityFunc emits them.
+func (e *Engine) Connectivity() []ConnectivityEdge {
+	var out []ConnectivityEdge
+	_ = e.ConnectivityFunc(func(edge ConnectivityEdge) error {
+		out = append(out, edge)
+		return nil
+	})
+	return out
+}
+
+// ConnectivityFunc computes what Connectivity returns and hands each edge to emit as soon as
+// it is known, stopping at emit's first error. Edges come ordered by source then destination
+// as printed: first those from outside address space (whose names, addresses, sort before
+// workload names), then per source workload its edges to outside space and to every other
+// workload.
 //
 // It works per endpoint class, not per workload pair: for each class and direction it finds
 // the peer classes each rule can match through an index of classes by label, evaluates those
 // pairs over whole connection sets, and shares one answer among all peers no rule matches.
-// Its cost grows with workloads plus rule matches, and only the output grows with pairs.
-func (e *Engine) Connectivity() []ConnectivityEdge {
+// Memory holds per-class answers and one source class's row of answers, never the pairs: its
+// cost grows with classes plus rule matches, and only the time to write the output grows with
+// pairs.
+func (e *Engine) ConnectivityFunc(emit func(ConnectivityEdge) error) error {
 	cx := newConnectivity(e)
-	var out []ConnectivityEdge
-	for _, s := range cx.classes {
-		eg := cx.side(s, Egress)
-		for _, d := range cx.classes {
-			var conns ConnSet
-			if ec, ok := eg.touched[d]; ok {
-				conns = ec
-			} else if eg.def.IsEmpty() {
+	var workloads []*Workload
+	for _, cl := range cx.classes {
+		workloads = append(workloads, cx.members[cl]...)
+	}
+	names := make(map[*Workload]string, len(workloads))
+	for _, w := range workloads {
+		names[w] = w.WorkloadRef.String()
+	}
+	slices.SortFunc(workloads, func(a, b *Workload) int { return strings.Compare(names[a], names[b]) })
+	classOf := make(map[*Workload]int, len(workloads))
+	for i, cl := range cx.classes {
+		for _, w := range cx.members[cl] {
+			classOf[w] = i
+		}
+	}
+
+	// Edges from outside space: a few per workload, sorted as printed.
+	var inbound []ConnectivityEdge
+	for _, cl := range cx.classes {
+		inbound = append(inbound, cx.external(cl, Ingress)...)
+	}
+	if err := emitSorted(inbound, emit); err != nil {
+		return err
+	}
+	inbound = nil
+
+	row := make([]rowEntry, len(cx.classes))
+	rowOf := -1
+	for _, sw := range workloads {
+		si := classOf[sw]
+		s := cx.classes[si]
+		if si != rowOf {
+			clear(row)
+			rowOf = si
+		}
+		if err := emitSorted(cx.externalEdges(s, Egress, sw), emit); err != nil {
+			return err
+		}
+		for _, dw := range workloads {
+			if dw == sw {
 				continue
-			} else {
-				conns = eg.def
 			}
-			in := cx.side(d, Ingress)
-			if ic, ok := in.touched[s]; ok {
-				conns = conns.Intersect(ic)
-			} else {
-				conns = conns.Intersect(in.def)
+			di := classOf[dw]
+			r := &row[di]
+			if !r.done {
+				r.conns, r.done = cx.pair(s, cx.classes[di]), true
 			}
-			if conns.IsEmpty() {
+			if r.conns.IsEmpty() {
 				continue
 			}
-			for _, sw := range cx.members[s] {
-				for _, dw := range cx.members[d] {
-					if sw != dw {
-						out = append(out, ConnectivityEdge{Src: workloadPeer(sw), Dst: workloadPeer(dw), Conns: conns})
-					}
-				}
+			if err := emit(ConnectivityEdge{Src: workloadPeer(sw), Dst: workloadPeer(dw), Conns: r.conns}); err != nil {
+				return err
 			}
 		}
-		out = append(out, cx.external(s, Egress)...)
-		out = append(out, cx.external(s, Ingress)...)
 	}
-	// Sort by the printed names, computed once per edge.
-	keys := make([][2]string, len(out))
-	idx := make([]int, len(out))
-	for i, e := range out {
+	return nil
+}
+
+// rowEntry is one source class's answer towards one destination class, once computed.
+type rowEntry struct {
+	conns ConnSet
+	done  bool
+}
+
+// pair is what s may open to d: s's egress towards d's class intersected with d's ingress
+// from s's.
+func (cx *connectivity) pair(s, d *class) ConnSet {
+	eg := cx.side(s, Egress)
+	conns, ok := eg.touched[d]
+	if !ok {
+		if eg.def.IsEmpty() {
+			return ConnSet{}
+		}
+		conns = eg.def
+	}
+	in := cx.side(d, Ingress)
+	if ic, ok := in.touched[s]; ok {
+		return conns.Intersect(ic)
+	}
+	return conns.Intersect(in.def)
+}
+
+// emitSorted hands edges to emit ordered by printed source, then destination.
+func emitSorted(edges []ConnectivityEdge, emit func(ConnectivityEdge) error) error {
+	keys := make([][2]string, len(edges))
+	idx := make([]int, len(edges))
+	for i, e := range edges {
 		keys[i] = [2]string{e.Src.String(), e.Dst.String()}
 		idx[i] = i
 	}
@@ -95,11 +162,12 @@ func (e *Engine) Connectivity() []ConnectivityEdge {
 		}
 		return strings.Compare(keys[a][1], keys[b][1])
 	})
-	sorted := make([]ConnectivityEdge, len(out))
-	for i, j := range idx {
-		sorted[i] = out[j]
+	for _, j := range idx {
+		if err := emit(edges[j]); err != nil {
+			return err
+		}
 	}
-	return sorted
+	return nil
 }
 
 func workloadPeer(w *Workload) ConnectivityPeer {
@@ -115,6 +183,7 @@ type connectivity struct {
 	byLabel map[selector.Requirement][]*class
 	withIPs []*class
 	sides   [2]map[*class]*sideResult
+	ext     [2]map[*class][]extGroup
 	v6      bool
 }
 
@@ -129,6 +198,7 @@ func newConnectivity(e *Engine) *connectivity {
 	cx := &connectivity{e: e, members: map[*class][]*Workload{}, byNS: map[string][]*class{},
 		byLabel: map[selector.Requirement][]*class{}}
 	cx.sides[Ingress], cx.sides[Egress] = map[*class]*sideResult{}, map[*class]*sideResult{}
+	cx.ext[Ingress], cx.ext[Egress] = map[*class][]extGroup{}, map[*class][]extGroup{}
 	for _, w := range e.ids.workloads() {
 		cl := e.classOf(WorkloadEndpoint(w.WorkloadRef))
 		if _, seen := cx.members[cl]; !seen {
@@ -370,6 +440,39 @@ func portSet(ports []PortMatch, ruleProto protoMatch, dst *class) ConnSet {
 // selectors, the network sets) name, each piece is evaluated once, and pieces with the same
 // answer are printed together.
 func (cx *connectivity) external(self *class, dir Direction) []ConnectivityEdge {
+	var out []ConnectivityEdge
+	for _, w := range cx.members[self] {
+		out = append(out, cx.externalEdges(self, dir, w)...)
+	}
+	return out
+}
+
+// externalEdges is external for one member workload of self.
+func (cx *connectivity) externalEdges(self *class, dir Direction, w *Workload) []ConnectivityEdge {
+	groups := cx.externalGroups(self, dir)
+	out := make([]ConnectivityEdge, 0, len(groups))
+	for _, g := range groups {
+		e := ConnectivityEdge{Src: g.peer, Dst: workloadPeer(w), Conns: g.conns}
+		if dir == Egress {
+			e.Src, e.Dst = e.Dst, e.Src
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// extGroup is a piece of outside space with one answer.
+type extGroup struct {
+	peer  ConnectivityPeer
+	conns ConnSet
+}
+
+// externalGroups computes (once per class and direction) the pieces of outside space and
+// what self allows with each.
+func (cx *connectivity) externalGroups(self *class, dir Direction) []extGroup {
+	if g, ok := cx.ext[dir][self]; ok {
+		return g
+	}
 	pols := cx.e.applicable(self, viewEnforced, dir)
 	var cuts []netip.Prefix
 	usesSelectors := false
@@ -418,17 +521,11 @@ func (cx *connectivity) external(self *class, dir Direction) []ConnectivityEdge 
 			g.ranges = append(g.ranges, a)
 		}
 	}
-	var out []ConnectivityEdge
-	for _, g := range groups {
-		ext := ConnectivityPeer{Ranges: mergeRanges(g.ranges)}
-		for _, w := range cx.members[self] {
-			e := ConnectivityEdge{Src: ext, Dst: workloadPeer(w), Conns: g.conns}
-			if dir == Egress {
-				e.Src, e.Dst = e.Dst, e.Src
-			}
-			out = append(out, e)
-		}
+	out := make([]extGroup, len(groups))
+	for i, g := range groups {
+		out[i] = extGroup{peer: ConnectivityPeer{Ranges: mergeRanges(g.ranges)}, conns: g.conns}
 	}
+	cx.ext[dir][self] = out
 	return out
 }
 

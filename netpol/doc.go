@@ -97,7 +97,9 @@
 //
 // Connectivity computes the allowed connections between all workloads and to and from address
 // space outside the cluster, per equivalence class pair rather than per workload pair, with the
-// allowed ports and protocols as sets. A workload whose pods use the host network is marked
+// allowed ports and protocols as sets. ConnectivityFunc streams the same edges in printed
+// order as they are computed, holding per-class answers and one source class's row, never
+// the pairs. A workload whose pods use the host network is marked
 // (ConnectivityPeer.HostNetwork): no pod policy governs it.
 //
 // # Using it

@@ -1,6 +1,10 @@
 package netpol_test
 
 import (
+	"cmp"
+	"errors"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/flowguard/flowguard/flows"
@@ -118,5 +122,47 @@ func TestSynthConnectivityAgreesWithVerdicts(t *testing.T) {
 	}
 	if allowed == 0 {
 		t.Fatal("no allowed connection: the check proves nothing")
+	}
+}
+
+// ConnectivityFunc hands over the edges in printed order, each pair once, and stops at the
+// first error its callback returns.
+func TestConnectivityFuncStreamsInOrder(t *testing.T) {
+	sc := synth.Generate(synth.Config{Seed: 5, Namespaces: 4, WorkloadsPerNamespace: 5, Replicas: 1, Pods: true,
+		KubernetesPolicyWorkloads: 2, CalicoNamespaces: 2, GlobalPolicies: 4})
+	e := netpol.NewEngine(loadSynth(t, sc))
+	var keys [][2]string
+	seen := map[[2]string]bool{}
+	err := e.ConnectivityFunc(func(edge netpol.ConnectivityEdge) error {
+		k := [2]string{edge.Src.String(), edge.Dst.String()}
+		if seen[k] {
+			t.Errorf("pair %v emitted twice", k)
+		}
+		seen[k] = true
+		keys = append(keys, k)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) < 100 {
+		t.Fatalf("only %d edges: the cluster should be mostly open", len(keys))
+	}
+	if !slices.IsSortedFunc(keys, func(a, b [2]string) int {
+		return cmp.Or(strings.Compare(a[0], b[0]), strings.Compare(a[1], b[1]))
+	}) {
+		t.Errorf("edges are not in printed order")
+	}
+	stop := errors.New("stop")
+	n := 0
+	err = e.ConnectivityFunc(func(netpol.ConnectivityEdge) error {
+		n++
+		if n == 3 {
+			return stop
+		}
+		return nil
+	})
+	if !errors.Is(err, stop) || n != 3 {
+		t.Errorf("after the callback's error: err = %v, %d edges, want stop after 3", err, n)
 	}
 }

@@ -86,9 +86,8 @@ standard error, the rest are still analysed, and the exit status is 2.`,
 func (o *ConnectivityOptions) Run(stdout, stderr io.Writer) error {
 	cluster, loadErr := netpol.Load(o.Files...)
 	reportLoadErrors(stderr, loadErr)
-	edges := netpol.NewEngine(cluster).Connectivity()
 	w := bufio.NewWriter(stdout)
-	if err := writeConnectivity(w, o.Output, edges); err != nil {
+	if err := writeConnectivity(w, o.Output, netpol.NewEngine(cluster).ConnectivityFunc); err != nil {
 		return fmt.Errorf("write connectivity: %w", err)
 	}
 	if err := w.Flush(); err != nil {
@@ -119,55 +118,70 @@ func peerText(p netpol.ConnectivityPeer) string {
 	return p.String()
 }
 
-func writeConnectivity(w *bufio.Writer, format string, edges []netpol.ConnectivityEdge) error {
+// writeConnectivity writes the edges walk hands over, each as it comes (the map is never held
+// whole; dot keeps only the node names, to group them by namespace at the end).
+func writeConnectivity(w *bufio.Writer, format string, walk func(func(netpol.ConnectivityEdge) error) error) error {
 	switch format {
 	case "json":
-		out := make([]connectivityEdgeJSON, len(edges))
-		for i, e := range edges {
-			out[i] = connectivityEdgeJSON{Src: e.Src.String(), Dst: e.Dst.String(), Conn: e.Conns.String(),
-				SrcHostNetwork: e.Src.HostNetwork, DstHostNetwork: e.Dst.HostNetwork}
+		first := true
+		if _, err := w.WriteString("["); err != nil {
+			return err
 		}
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		err := walk(func(e netpol.ConnectivityEdge) error {
+			b, err := json.Marshal(connectivityEdgeJSON{Src: e.Src.String(), Dst: e.Dst.String(), Conn: e.Conns.String(),
+				SrcHostNetwork: e.Src.HostNetwork, DstHostNetwork: e.Dst.HostNetwork})
+			if err != nil {
+				return err
+			}
+			sep := ",\n  "
+			if first {
+				sep, first = "\n  ", false
+			}
+			w.WriteString(sep)
+			_, err = w.Write(b)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		_, err = w.WriteString("\n]\n")
+		return err
 	case "csv":
 		cw := csv.NewWriter(w)
 		if err := cw.Write([]string{"src", "dst", "conn", "src_host_network", "dst_host_network"}); err != nil {
 			return err
 		}
-		for _, e := range edges {
-			row := []string{e.Src.String(), e.Dst.String(), e.Conns.String(),
-				strconv.FormatBool(e.Src.HostNetwork), strconv.FormatBool(e.Dst.HostNetwork)}
-			if err := cw.Write(row); err != nil {
-				return err
-			}
+		err := walk(func(e netpol.ConnectivityEdge) error {
+			return cw.Write([]string{e.Src.String(), e.Dst.String(), e.Conns.String(),
+				strconv.FormatBool(e.Src.HostNetwork), strconv.FormatBool(e.Dst.HostNetwork)})
+		})
+		if err != nil {
+			return err
 		}
 		cw.Flush()
 		return cw.Error()
 	case "md":
 		fmt.Fprintln(w, "| src | dst | conn | src_host_network | dst_host_network |")
 		fmt.Fprintln(w, "|-----|-----|------|------------------|------------------|")
-		for _, e := range edges {
-			fmt.Fprintf(w, "| %s | %s | %s | %t | %t |\n", mdEscape(e.Src.String()), mdEscape(e.Dst.String()), mdEscape(e.Conns.String()),
+		return walk(func(e netpol.ConnectivityEdge) error {
+			_, err := fmt.Fprintf(w, "| %s | %s | %s | %t | %t |\n", mdEscape(e.Src.String()), mdEscape(e.Dst.String()), mdEscape(e.Conns.String()),
 				e.Src.HostNetwork, e.Dst.HostNetwork)
-		}
-		return nil
-	case "dot":
-		return writeDot(w, edges)
-	}
-	for _, e := range edges {
-		if _, err := fmt.Fprintf(w, "%s => %s : %s\n", peerText(e.Src), peerText(e.Dst), e.Conns); err != nil {
 			return err
-		}
+		})
+	case "dot":
+		return writeDot(w, walk)
 	}
-	return nil
+	return walk(func(e netpol.ConnectivityEdge) error {
+		_, err := fmt.Fprintf(w, "%s => %s : %s\n", peerText(e.Src), peerText(e.Dst), e.Conns)
+		return err
+	})
 }
 
 func mdEscape(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
 
-// writeDot draws workloads grouped by namespace, outside address space as separate nodes, and
-// one labelled edge per allowed pair.
-func writeDot(w *bufio.Writer, edges []netpol.ConnectivityEdge) error {
+// writeDot draws one labelled edge per allowed pair as it comes, then workloads grouped by
+// namespace and outside address space as separate nodes (DOT lets nodes follow the edges).
+func writeDot(w *bufio.Writer, walk func(func(netpol.ConnectivityEdge) error) error) error {
 	ids := map[string]string{}
 	hostNetwork := map[string]bool{}
 	byNS := map[string][]string{}
@@ -187,14 +201,16 @@ func writeDot(w *bufio.Writer, edges []netpol.ConnectivityEdge) error {
 		}
 		return id
 	}
-	type line struct{ src, dst, label string }
-	lines := make([]line, len(edges))
-	for i, e := range edges {
-		lines[i] = line{node(e.Src), node(e.Dst), e.Conns.String()}
-	}
 	fmt.Fprintln(w, "digraph {")
 	fmt.Fprintln(w, "\tnode [shape=box, style=rounded, fontname=Helvetica]")
 	fmt.Fprintln(w, "\tedge [fontname=Helvetica, fontsize=10]")
+	err := walk(func(e netpol.ConnectivityEdge) error {
+		_, err := fmt.Fprintf(w, "\t%s -> %s [label=%q]\n", node(e.Src), node(e.Dst), e.Conns.String())
+		return err
+	})
+	if err != nil {
+		return err
+	}
 	for i, ns := range slices.Sorted(maps.Keys(byNS)) {
 		fmt.Fprintf(w, "\tsubgraph cluster_%d {\n\t\tlabel=%q\n", i, ns)
 		for _, name := range byNS[ns] {
@@ -210,9 +226,6 @@ func writeDot(w *bufio.Writer, edges []netpol.ConnectivityEdge) error {
 	for _, name := range external {
 		fmt.Fprintf(w, "\t%s [label=%q, shape=ellipse, style=dashed]\n", ids[name], strings.ReplaceAll(name, ",", "\n"))
 	}
-	for _, l := range lines {
-		fmt.Fprintf(w, "\t%s -> %s [label=%q]\n", l.src, l.dst, l.label)
-	}
-	_, err := fmt.Fprintln(w, "}")
+	_, err = fmt.Fprintln(w, "}")
 	return err
 }

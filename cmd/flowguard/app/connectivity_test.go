@@ -105,7 +105,7 @@ func TestConnectivityMarksHostNetwork(t *testing.T) {
 	dir := writeManifests(t, map[string]string{"shop.yaml": shopManifests, "agent.yaml": hostNetworkAgent})
 	tests := map[string][]string{
 		"txt":  {"shop/agent[DaemonSet] (hostNetwork, no pod policy) => 0.0.0.0/0 : All Connections\n"},
-		"json": {`"src": "shop/agent[DaemonSet]"`, `"srcHostNetwork": true`},
+		"json": {`{"src":"shop/agent[DaemonSet]","dst":"0.0.0.0/0","conn":"All Connections","srcHostNetwork":true}`},
 		"csv":  {"shop/agent[DaemonSet],0.0.0.0/0,All Connections,true,false\n"},
 		"md":   {"| shop/agent[DaemonSet] | 0.0.0.0/0 | All Connections | true | false |\n"},
 		"dot":  {`[label="agent[DaemonSet]\n(hostNetwork, no pod policy)", style=dashed]`},
@@ -121,7 +121,7 @@ func TestConnectivityMarksHostNetwork(t *testing.T) {
 					t.Errorf("stdout = %s\nwant it to contain %q", out.String(), w)
 				}
 			}
-			if strings.Count(out.String(), "frontend[Deployment] (hostNetwork") > 0 || strings.Contains(out.String(), `"dstHostNetwork": false`) {
+			if strings.Count(out.String(), "frontend[Deployment] (hostNetwork") > 0 || strings.Contains(out.String(), `"dstHostNetwork":false`) {
 				t.Errorf("a pod-network workload is marked: %s", out.String())
 			}
 		})

@@ -115,7 +115,7 @@ func TestChartDefaults(t *testing.T) {
 		t.Fatalf("render: %v", err)
 	}
 	want := []string{"Certificate", "ClusterRole", "ClusterRoleBinding", "Deployment", "Issuer",
-		"PodDisruptionBudget", "Role", "RoleBinding", "Service", "ServiceAccount", "ValidatingWebhookConfiguration"}
+		"PodDisruptionBudget", "Role", "Role", "RoleBinding", "RoleBinding", "Service", "ServiceAccount", "ValidatingWebhookConfiguration"}
 	if got := kinds(ms); !slices.Equal(got, want) {
 		t.Fatalf("rendered kinds = %v, want %v", got, want)
 	}
@@ -227,21 +227,114 @@ func TestChartHelmManagedTLS(t *testing.T) {
 	}
 }
 
+// TestChartRejectsBadValues feeds values.schema.json bad values: Helm refuses them before
+// rendering anything, naming the value (its path in values.yaml) and what is wrong with it.
 func TestChartRejectsBadValues(t *testing.T) {
 	tests := map[string]struct {
 		values  map[string]any
-		wantErr string
+		wantErr []string
 	}{
+		"no replicas": {
+			values:  map[string]any{"replicaCount": 0},
+			wantErr: []string{"at '/replicaCount'", "minimum"},
+		},
+		"replicas as a word": {
+			values:  map[string]any{"replicaCount": "two"},
+			wantErr: []string{"at '/replicaCount'", "want integer"},
+		},
+		"a misspelt value": {
+			values:  map[string]any{"replicas": 3},
+			wantErr: []string{"additional properties 'replicas' not allowed"},
+		},
 		"unknown TLS mode": {
 			values:  map[string]any{"tls": map[string]any{"mode": "manual"}},
-			wantErr: `tls.mode "manual": must be certManager or helm`,
+			wantErr: []string{"at '/tls/mode'", "'certManager', 'helm'"},
+		},
+		"certificate duration in days": {
+			values:  map[string]any{"tls": map[string]any{"certManager": map[string]any{"duration": "90d"}}},
+			wantErr: []string{"at '/tls/certManager/duration'", "does not match pattern"},
+		},
+		"digest without its algorithm": {
+			values:  map[string]any{"image": map[string]any{"digest": "4f1a2b"}},
+			wantErr: []string{"at '/image/digest'", "does not match pattern"},
+		},
+		"digest too short": {
+			values:  map[string]any{"image": map[string]any{"digest": "sha256:4f1a2b"}},
+			wantErr: []string{"at '/image/digest'", "does not match pattern"},
+		},
+		"tag and digest in the repository": {
+			values:  map[string]any{"image": map[string]any{"repository": "registry.example/flowguard:1.0"}},
+			wantErr: []string{"at '/image/repository'", "does not match pattern"},
+		},
+		"memory limit that is not a quantity": {
+			values:  map[string]any{"resources": map[string]any{"limits": map[string]any{"memory": "1 GB"}}},
+			wantErr: []string{"at '/resources/limits/memory'", "does not match pattern"},
+		},
+		"misspelt resources key": {
+			values:  map[string]any{"resources": map[string]any{"limit": map[string]any{"memory": "1Gi"}}},
+			wantErr: []string{"at '/resources'", "additional properties 'limit' not allowed"},
+		},
+		"unknown failure policy": {
+			values:  map[string]any{"webhook": map[string]any{"failurePolicy": "Deny"}},
+			wantErr: []string{"at '/webhook/failurePolicy'", "'Ignore', 'Fail'"},
+		},
+		"timeout the API server refuses": {
+			values:  map[string]any{"webhook": map[string]any{"timeoutSeconds": 60}},
+			wantErr: []string{"at '/webhook/timeoutSeconds'", "maximum"},
+		},
+		"unknown rule action": {
+			values:  map[string]any{"webhook": map[string]any{"ruleActions": map[string]any{"breaking-change": "block"}}},
+			wantErr: []string{"at '/webhook/ruleActions/breaking-change'", "'deny', 'warn', 'dryrun'"},
+		},
+		"GOMEMLIMIT in Kubernetes units": {
+			values:  map[string]any{"goRuntime": map[string]any{"memoryLimit": "900Mi"}},
+			wantErr: []string{"at '/goRuntime/memoryLimit'", "does not match pattern"},
+		},
+		"relative flow-log path": {
+			values:  map[string]any{"flows": map[string]any{"flowLogs": []any{"flows.log"}}},
+			wantErr: []string{"at '/flows/flowLogs/0'", "does not match pattern"},
 		},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			_, err := render(t, tc.values)
-			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Fatalf("render error = %v, want it to contain %q", err, tc.wantErr)
+			ms, err := render(t, tc.values)
+			if err == nil {
+				t.Fatalf("rendered %d objects, want the values refused", len(ms))
+			}
+			for _, want := range tc.wantErr {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("render error does not contain %q:\n%v", want, err)
+				}
+			}
+		})
+	}
+}
+
+func TestChartImage(t *testing.T) {
+	const digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	tests := map[string]struct {
+		image map[string]any
+		want  string
+	}{
+		"defaults: the chart's appVersion": {want: "ghcr.io/flowguard/flowguard:0.1.0"},
+		"a tag":                            {image: map[string]any{"repository": "registry.example:5000/sec/flowguard", "tag": "v0.2.0-rc.1"}, want: "registry.example:5000/sec/flowguard:v0.2.0-rc.1"},
+		"a digest":                         {image: map[string]any{"digest": digest}, want: "ghcr.io/flowguard/flowguard@" + digest},
+		"a digest wins over a tag":         {image: map[string]any{"tag": "v0.2.0", "digest": digest}, want: "ghcr.io/flowguard/flowguard@" + digest},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			var values map[string]any
+			if tc.image != nil {
+				values = map[string]any{"image": tc.image}
+			}
+			ms, err := render(t, values)
+			if err != nil {
+				t.Fatalf("render: %v", err)
+			}
+			var dep appsv1.Deployment
+			find(t, ms, "Deployment", &dep)
+			if got := dep.Spec.Template.Spec.Containers[0].Image; got != tc.want {
+				t.Errorf("image = %q, want %q", got, tc.want)
 			}
 		})
 	}
@@ -292,6 +385,17 @@ func TestChartArgsAreFlowguardServeFlags(t *testing.T) {
 			var dep appsv1.Deployment
 			find(t, ms, "Deployment", &dep)
 			container := dep.Spec.Template.Spec.Containers[0]
+			// The environment as the kubelet gives it to the container.
+			for _, e := range container.Env {
+				value := e.Value
+				if e.ValueFrom != nil {
+					if e.ValueFrom.FieldRef == nil || e.ValueFrom.FieldRef.FieldPath != "metadata.namespace" {
+						t.Fatalf("env %s: the test resolves only metadata.namespace: %+v", e.Name, e.ValueFrom)
+					}
+					value = dep.Namespace
+				}
+				t.Setenv(e.Name, value)
+			}
 
 			root := app.NewRootCommand(io.Discard, io.Discard)
 			serve, rest, err := root.Find(container.Args)

@@ -1,221 +1,209 @@
 package charts
 
 import (
-	"bytes"
+	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-	admissionv1 "k8s.io/api/admissionregistration/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"helm.sh/helm/v4/pkg/chart/v2/loader"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 )
 
-// configDir is the kustomize tree the chart must stay equivalent to.
-const configDir = "../config"
+// configDefault is the kustomize tree that must render what the chart renders with its defaults.
+const configDefault = "../config/default"
 
-// documents reads the YAML documents of a file, each with its kind.
-func documents(t *testing.T, path string) []manifest {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
+// helmOnlyLabels are the labels only Helm can set: who manages the object and which chart
+// version rendered it.
+var helmOnlyLabels = []string{"helm.sh/chart", "app.kubernetes.io/managed-by"}
+
+// onlyInConfig are the objects config/default holds and the chart does not, with the reason.
+var onlyInConfig = map[string]string{
+	"v1, Kind=Namespace flowguard-system": "Helm creates the release namespace (--create-namespace); docs/install.md labels it",
+}
+
+// object is one Kubernetes object as a JSON-like tree.
+type object = map[string]any
+
+// objectKey names an object: apiVersion, kind, namespace and name.
+func objectKey(o object) string {
+	meta, _ := o["metadata"].(map[string]any)
+	ns, _ := meta["namespace"].(string)
+	name, _ := meta["name"].(string)
+	if ns != "" {
+		name = ns + "/" + name
 	}
-	var out []manifest
-	for doc := range strings.SplitSeq(string(data), "\n---") {
-		var meta struct {
-			Kind string `json:"kind"`
+	return fmt.Sprintf("%s, Kind=%s %s", o["apiVersion"], o["kind"], name)
+}
+
+// chartObjects renders the chart's templates with its default values as release "flowguard" in
+// namespace "flowguard-system", as `helm install flowguard charts/flowguard -n flowguard-system`
+// does, and adds its CRDs (Helm installs crds/ before the templates).
+func chartObjects(t *testing.T) map[string]object {
+	t.Helper()
+	ms, err := render(t, nil)
+	if err != nil {
+		t.Fatalf("render chart: %v", err)
+	}
+	out := map[string]object{}
+	add := func(source string, raw []byte) {
+		var o object
+		if err := yaml.Unmarshal(raw, &o); err != nil {
+			t.Fatalf("%s: %v", source, err)
 		}
-		if err := yaml.Unmarshal([]byte(doc), &meta); err != nil {
-			t.Fatalf("%s: %v", path, err)
+		if meta, ok := o["metadata"].(map[string]any); ok {
+			if labels, ok := meta["labels"].(map[string]any); ok {
+				for _, l := range helmOnlyLabels {
+					delete(labels, l)
+				}
+			}
 		}
-		if meta.Kind != "" {
-			out = append(out, manifest{Kind: meta.Kind, Raw: []byte(doc)})
-		}
+		out[objectKey(o)] = o
+	}
+	for _, m := range ms {
+		add(m.Kind+" "+m.Name, m.Raw)
+	}
+	chrt, err := loader.Load(chartDir)
+	if err != nil {
+		t.Fatalf("load chart: %v", err)
+	}
+	for _, crd := range chrt.CRDObjects() {
+		add(crd.Filename, crd.File.Data)
 	}
 	return out
 }
 
-func decodeAll[T any](t *testing.T, ms []manifest, kind string) []T {
+// kustomizeObjects builds dir as `kubectl apply -k dir` does.
+func kustomizeObjects(t *testing.T, dir string) map[string]object {
 	t.Helper()
-	var out []T
-	for _, m := range ms {
-		if m.Kind != kind {
+	res, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), dir)
+	if err != nil {
+		t.Fatalf("kustomize build %s: %v", dir, err)
+	}
+	out := map[string]object{}
+	for _, r := range res.Resources() {
+		data, err := r.MarshalJSON()
+		if err != nil {
+			t.Fatalf("kustomize build %s: %s: %v", dir, r.CurId(), err)
+		}
+		var o object // decoded as the chart's objects are, numbers as float64
+		if err := json.Unmarshal(data, &o); err != nil {
+			t.Fatalf("kustomize build %s: %s: %v", dir, r.CurId(), err)
+		}
+		out[objectKey(o)] = o
+	}
+	return out
+}
+
+// TestChartMatchesConfigDefault holds config/default to the chart: with the chart's default
+// values, both install the same objects, field for field, apart from the labels only Helm sets.
+// A change to one without the other fails here, naming the object and the field.
+func TestChartMatchesConfigDefault(t *testing.T) {
+	chart := chartObjects(t)
+	config := kustomizeObjects(t, configDefault)
+
+	for _, key := range slices.Sorted(maps.Keys(config)) {
+		if _, ok := chart[key]; !ok {
+			if _, expected := onlyInConfig[key]; !expected {
+				t.Errorf("%s: in config/default, not rendered by the chart", key)
+			}
+		}
+	}
+	for key := range onlyInConfig {
+		if _, ok := config[key]; !ok {
+			t.Errorf("%s: config/default no longer holds it; drop it from onlyInConfig", key)
+		}
+	}
+	for _, key := range slices.Sorted(maps.Keys(chart)) {
+		want, ok := config[key]
+		if !ok {
+			t.Errorf("%s: rendered by the chart, not in config/default", key)
 			continue
 		}
-		var obj T
-		if err := yaml.UnmarshalStrict(m.Raw, &obj); err != nil {
-			t.Fatalf("%s: %v", kind, err)
+		for _, d := range fieldDiffs("", want, chart[key]) {
+			t.Errorf("%s: %s", key, d)
 		}
-		out = append(out, obj)
 	}
-	return out
 }
 
-// TestChartWebhooksMatchConfig holds the chart's webhooks to config/webhook's: the same kinds,
-// operations, matchConditions and selectors reach flowguard whichever way it is installed.
-// Only the release's names and the CA differ.
-func TestChartWebhooksMatchConfig(t *testing.T) {
-	ms, err := render(t, nil)
-	if err != nil {
-		t.Fatalf("render: %v", err)
-	}
-	var chart admissionv1.ValidatingWebhookConfiguration
-	find(t, ms, "ValidatingWebhookConfiguration", &chart)
-	configured := decodeAll[admissionv1.ValidatingWebhookConfiguration](t, documents(t, filepath.Join(configDir, "webhook", "manifests.yaml")), "ValidatingWebhookConfiguration")
-	if len(configured) != 1 {
-		t.Fatalf("config/webhook holds %d webhook configurations, want 1", len(configured))
-	}
-	// comparable keeps what decides which requests reach flowguard and how the API server
-	// treats its answers.
-	comparable := func(whs []admissionv1.ValidatingWebhook) map[string]admissionv1.ValidatingWebhook {
-		out := map[string]admissionv1.ValidatingWebhook{}
-		for _, wh := range whs {
-			wh.ClientConfig = admissionv1.WebhookClientConfig{}
-			for i := range wh.MatchConditions {
-				wh.MatchConditions[i].Expression = strings.Join(strings.Fields(wh.MatchConditions[i].Expression), " ")
+// fieldDiffs lists where config and chart differ, one line per field with its path. Lists whose
+// items all have a distinct name are matched by name (containers, env, volumes, webhooks).
+func fieldDiffs(path string, config, chart any) []string {
+	switch c := config.(type) {
+	case map[string]any:
+		h, ok := chart.(map[string]any)
+		if !ok {
+			break
+		}
+		var out []string
+		for _, k := range slices.Sorted(maps.Keys(c)) {
+			p := strings.TrimPrefix(path+"."+k, ".")
+			if v, ok := h[k]; ok {
+				out = append(out, fieldDiffs(p, c[k], v)...)
+			} else {
+				out = append(out, fmt.Sprintf("%s: config/default sets %s, the chart does not", p, show(c[k])))
 			}
-			for _, sel := range []*metav1.LabelSelector{wh.NamespaceSelector, wh.ObjectSelector} {
-				if sel == nil {
-					continue
-				}
-				for i := range sel.MatchExpressions {
-					sel.MatchExpressions[i].Values = slices.Sorted(slices.Values(sel.MatchExpressions[i].Values))
-				}
+		}
+		for _, k := range slices.Sorted(maps.Keys(h)) {
+			if _, ok := c[k]; !ok {
+				out = append(out, fmt.Sprintf("%s: the chart sets %s, config/default does not", strings.TrimPrefix(path+"."+k, "."), show(h[k])))
 			}
-			out[wh.Name] = wh
 		}
 		return out
-	}
-	if diff := cmp.Diff(comparable(configured[0].Webhooks), comparable(chart.Webhooks)); diff != "" {
-		t.Errorf("the chart's webhooks differ from config/webhook's (-config +chart):\n%s", diff)
-	}
-	for _, wh := range chart.Webhooks {
-		if wh.ClientConfig.Service == nil || wh.ClientConfig.Service.Path == nil || *wh.ClientConfig.Service.Path != "/validate" {
-			t.Errorf("%s: does not call /validate on the service: %+v", wh.Name, wh.ClientConfig)
+	case []any:
+		h, ok := chart.([]any)
+		if !ok {
+			break
+		}
+		if cn, hn := byName(c), byName(h); cn != nil && hn != nil {
+			return fieldDiffs(path, cn, hn)
+		}
+		if len(c) != len(h) {
+			break
+		}
+		var out []string
+		for i := range c {
+			out = append(out, fieldDiffs(fmt.Sprintf("%s[%d]", path, i), c[i], h[i])...)
+		}
+		return out
+	default:
+		if fmt.Sprint(config) == fmt.Sprint(chart) && fmt.Sprintf("%T", config) == fmt.Sprintf("%T", chart) {
+			return nil
 		}
 	}
+	return []string{fmt.Sprintf("%s: config/default %s, the chart %s", path, show(config), show(chart))}
 }
 
-// grant is one verb on one resource of one API group.
-type grant struct{ group, resource, verb string }
-
-func grants(rules []rbacv1.PolicyRule) map[grant]bool {
-	out := map[grant]bool{}
-	for _, r := range rules {
-		for _, g := range r.APIGroups {
-			for _, res := range r.Resources {
-				for _, v := range r.Verbs {
-					out[grant{g, res, v}] = true
-				}
-			}
+// byName keys a list's items by their name, or returns nil when an item has none or two share
+// one.
+func byName(items []any) map[string]any {
+	out := map[string]any{}
+	for _, it := range items {
+		m, ok := it.(map[string]any)
+		if !ok {
+			return nil
 		}
+		name, ok := m["name"].(string)
+		if _, dup := out["[name="+name+"]"]; !ok || dup {
+			return nil
+		}
+		out["[name="+name+"]"] = it
 	}
 	return out
 }
 
-// TestChartRBACMatchesConfig holds the chart's RBAC to config/rbac (generated from the code's
-// +kubebuilder:rbac markers) and config/default's leader election Role: everything the binary
-// needs is granted, cluster-wide or in the release namespace as there, and nothing more.
-func TestChartRBACMatchesConfig(t *testing.T) {
-	ms, err := render(t, nil)
+func show(v any) string {
+	data, err := yaml.Marshal(v)
 	if err != nil {
-		t.Fatalf("render: %v", err)
+		return fmt.Sprint(v)
 	}
-	var chartCluster rbacv1.ClusterRole
-	find(t, ms, "ClusterRole", &chartCluster)
-	var chartRole rbacv1.Role
-	find(t, ms, "Role", &chartRole)
-
-	generated := documents(t, filepath.Join(configDir, "rbac", "role.yaml"))
-	configCluster := map[grant]bool{}
-	for _, cr := range decodeAll[rbacv1.ClusterRole](t, generated, "ClusterRole") {
-		for g := range grants(cr.Rules) {
-			configCluster[g] = true
-		}
+	s := strings.TrimSpace(string(data))
+	if strings.Contains(s, "\n") {
+		return "\n\t" + strings.ReplaceAll(s, "\n", "\n\t") + "\n"
 	}
-	configNamespaced := map[grant]bool{}
-	roles := decodeAll[rbacv1.Role](t, generated, "Role")
-	roles = append(roles, decodeAll[rbacv1.Role](t, documents(t, filepath.Join(configDir, "default", "leader_election_role.yaml")), "Role")...)
-	for _, r := range roles {
-		for g := range grants(r.Rules) {
-			configNamespaced[g] = true
-		}
-	}
-
-	chartClusterGrants, chartRoleGrants := grants(chartCluster.Rules), grants(chartRole.Rules)
-	var missing, extra []string
-	for g := range configCluster {
-		if !chartClusterGrants[g] {
-			missing = append(missing, fmt.Sprintf("cluster-wide %v", g))
-		}
-	}
-	for g := range configNamespaced {
-		if !chartRoleGrants[g] && !chartClusterGrants[g] {
-			missing = append(missing, fmt.Sprintf("in the release namespace %v", g))
-		}
-	}
-	for g := range chartClusterGrants {
-		if !configCluster[g] {
-			extra = append(extra, fmt.Sprintf("cluster-wide %v", g))
-		}
-	}
-	for g := range chartRoleGrants {
-		if !configNamespaced[g] {
-			extra = append(extra, fmt.Sprintf("in the release namespace %v", g))
-		}
-	}
-	slices.Sort(missing)
-	slices.Sort(extra)
-	for _, m := range missing {
-		t.Errorf("config grants, the chart does not: %s", m)
-	}
-	for _, e := range extra {
-		t.Errorf("the chart grants, config does not (least privilege): %s", e)
-	}
-}
-
-// TestChartCRDsMatchConfig holds the chart's crds/ to config/crd/bases, which `make manifests`
-// generates: after a change to api/, copy them (cp config/crd/bases/flowguard.dev_*.yaml
-// charts/flowguard/crds/).
-func TestChartCRDsMatchConfig(t *testing.T) {
-	generated, err := filepath.Glob(filepath.Join(configDir, "crd", "bases", "*.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var want []string
-	for _, p := range generated {
-		if filepath.Base(p) != "kustomization.yaml" {
-			want = append(want, filepath.Base(p))
-		}
-	}
-	shipped, err := filepath.Glob(filepath.Join(chartDir, "crds", "*.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, p := range shipped {
-		got = append(got, filepath.Base(p))
-	}
-	if !slices.Equal(got, want) {
-		t.Fatalf("charts/flowguard/crds holds %v, config/crd/bases %v", got, want)
-	}
-	for _, name := range want {
-		a, err := os.ReadFile(filepath.Join(configDir, "crd", "bases", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := os.ReadFile(filepath.Join(chartDir, "crds", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(a, b) {
-			t.Errorf("charts/flowguard/crds/%s differs from config/crd/bases/%s: copy it again", name, name)
-		}
-	}
+	return s
 }

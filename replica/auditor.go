@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
@@ -36,6 +37,18 @@ type AuditorOptions struct {
 // state, the informer-backed cluster and traffic graph the webhook keeps current, and writes its
 // reports. Its metrics go to controller-runtime's registry, which the manager serves.
 func AddAuditor(mgr manager.Manager, state rego.State, o AuditorOptions) error {
+	aud, err := newAuditor(mgr, mgr.GetClient(), state, o)
+	if err != nil {
+		return err
+	}
+	if err := mgr.Add(aud); err != nil {
+		return fmt.Errorf("add auditor: %w", err)
+	}
+	return nil
+}
+
+// newAuditor returns the auditor over mgr's cache, writing its reports through c.
+func newAuditor(mgr manager.Manager, c client.Client, state rego.State, o AuditorOptions) (*audit.Auditor, error) {
 	if o.Clock == nil {
 		o.Clock = clock.RealClock{}
 	}
@@ -44,21 +57,18 @@ func AddAuditor(mgr manager.Manager, state rego.State, o AuditorOptions) error {
 	}
 	metrics, err := audit.NewMetrics(o.Registerer)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	aud, err := audit.New(audit.Dependencies{
-		Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Informers: mgr.GetCache(),
+		Client: c, Reader: mgr.GetAPIReader(), Informers: mgr.GetCache(),
 		Evaluator: regoeval.NewEvaluator(state, regoeval.Options{Engine: rego.Options{Deadline: o.Deadline}, UserRules: o.UserRules}),
 		Clock:     o.Clock, Recorder: mgr.GetEventRecorder("flowguard-auditor"), Metrics: metrics, Ready: o.Ready,
 		Recommend: stateRecommender(state),
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := mgr.Add(aud); err != nil {
-		return fmt.Errorf("add auditor: %w", err)
-	}
-	return nil
+	return aud, nil
 }
 
 // stateRecommender recommends over the same state the rules judge: the cluster snapshot and the

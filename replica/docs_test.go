@@ -60,7 +60,8 @@ func TestOperationsDocListsEveryMetric(t *testing.T) {
 	_, errF := flows.NewMetrics(reg)
 	errG := flows.RegisterGraphMetrics(reg, g)
 	_, errT := newTrafficMetrics(reg, func() (goldmane.Stats, bool) { return goldmane.Stats{}, false })
-	for _, err := range []error{errW, errA, errF, errG, errT} {
+	_, _, errL := newLeaseMetrics(reg)
+	for _, err := range []error{errW, errA, errF, errG, errT, errL} {
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -50,12 +50,12 @@ type trafficLeader struct {
 	lastOK         bool
 }
 
-// NeedLeaderElection makes the ingestion and the shard writer run on the elected replica.
-func (l *trafficLeader) NeedLeaderElection() bool { return true }
-
-// Start ingests and writes until ctx ends, then stops the sources, applies what they accepted
-// and writes the shards a last time.
-func (l *trafficLeader) Start(ctx context.Context) error {
+// lead is the traffic pipeline's leaderWork: it ingests and writes until ctx (the term's stop)
+// ends, then stops the sources, applies what they accepted and, while the lease is still held,
+// writes the shards a last time. A replica that lost the lease writes nothing more: held has
+// ended, and the fenced client refuses the write anyway. Either way the graph then follows the
+// shards again, which the next leader writes.
+func (l *trafficLeader) lead(ctx, held context.Context) error {
 	log := logf.FromContext(ctx).WithName("traffic")
 	// Shards applied after ingestion began would replace the records counted since.
 	if err := wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, func(context.Context) (bool, error) {
@@ -118,8 +118,13 @@ func (l *trafficLeader) Start(ctx context.Context) error {
 	<-ingested
 	sources.Wait()
 	<-writer
+	defer l.syncer.Follow(context.WithoutCancel(held))
+	if held.Err() != nil {
+		log.Info("Lost the lease: flows since the last write of ObservedTraffic are left to the next leader")
+		return nil
+	}
 
-	final, cancel := context.WithTimeout(context.WithoutCancel(ctx), finalSyncTimeout)
+	final, cancel := context.WithTimeout(held, finalSyncTimeout)
 	defer cancel()
 	l.note()
 	if err := l.syncer.SyncOnce(final); err != nil {

@@ -11,14 +11,15 @@ import (
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/flowguard/flowguard/api/v1alpha1"
 	"github.com/flowguard/flowguard/flows"
@@ -50,15 +51,13 @@ func Run(ctx context.Context, restCfg *rest.Config, o *Options) error {
 		return err
 	}
 	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
-		Scheme:                        scheme,
-		Logger:                        log,
-		Metrics:                       metricsserver.Options{BindAddress: o.MetricsBindAddress},
-		HealthProbeBindAddress:        o.HealthProbeBindAddress,
-		WebhookServer:                 srv,
-		LeaderElection:                o.LeaderElect,
-		LeaderElectionID:              o.LeaderElectionID,
-		LeaderElectionNamespace:       o.electionNamespace(),
-		LeaderElectionReleaseOnCancel: true,
+		Scheme:                 scheme,
+		Logger:                 log,
+		Metrics:                metricsserver.Options{BindAddress: o.MetricsBindAddress},
+		HealthProbeBindAddress: o.HealthProbeBindAddress,
+		WebhookServer:          srv,
+		// No election in the manager: it would stop the whole process, webhook and all, when
+		// the lease is lost. The lease below stops only the leader's work.
 		// managedFields are a large share of every cached object and nothing reads them.
 		Cache: cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
 	})
@@ -80,7 +79,11 @@ func Run(ctx context.Context, restCfg *rest.Config, o *Options) error {
 	if err := mgr.Add(publisher); err != nil {
 		return fmt.Errorf("add cluster state publisher: %w", err)
 	}
-	if err := addTraffic(ctx, mgr, o, state, reg); err != nil {
+	lease, err := newLease(restCfg, mgr, o, reg)
+	if err != nil {
+		return err
+	}
+	if err := addTraffic(ctx, mgr, lease, o, state, reg); err != nil {
 		return err
 	}
 	metrics, err := webhook.NewMetrics(reg, time.Now, state.TrafficUpdated)
@@ -105,19 +108,17 @@ func Run(ctx context.Context, restCfg *rest.Config, o *Options) error {
 	if err := mgr.Add(loop{wait: rules.WaitForChange, step: forever(rules.Load)}); err != nil {
 		return fmt.Errorf("add RegoRule loader: %w", err)
 	}
-	err = ctrl.NewControllerManagedBy(mgr).Named("regorule-status").
-		For(&v1alpha1.RegoRule{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		// Names are unique per process by default; tests run several replicas in one.
-		WithOptions(controller.Options{SkipNameValidation: ptr.To(true)}).
-		Complete(webhook.NewRuleStatusWriter(mgr.GetClient(), nil))
-	if err != nil {
-		return fmt.Errorf("add RegoRule status writer: %w", err)
-	}
+	lease.add(ruleStatuses(mgr.GetCache(), webhook.NewRuleStatusWriter(lease.client, nil)))
 	if o.Auditor {
-		if err := AddAuditor(mgr, state, AuditorOptions{Deadline: auditDeadline, UserRules: userRules.current,
-			Ready: state.Synced, Registerer: reg}); err != nil {
+		aud, err := newAuditor(mgr, lease.client, state, AuditorOptions{Deadline: auditDeadline, UserRules: userRules.current,
+			Ready: state.Synced, Registerer: reg})
+		if err != nil {
 			return err
 		}
+		lease.add(runnable(aud))
+	}
+	if err := mgr.Add(lease); err != nil {
+		return fmt.Errorf("add leader election: %w", err)
 	}
 
 	checks := []struct {
@@ -142,6 +143,28 @@ func Run(ctx context.Context, restCfg *rest.Config, o *Options) error {
 		return fmt.Errorf("run manager: %w", err)
 	}
 	return nil
+}
+
+// ruleStatuses runs the RegoRule status writer as a controller for one term of the lease: a
+// controller cannot be started twice, so each term builds its own over the shared cache. (The
+// event handler each term adds to the RegoRule informer stays, enqueueing into a stopped queue,
+// which drops it: a few bytes per lost lease.)
+func ruleStatuses(c cache.Cache, w *webhook.RuleStatusWriter) leaderWork {
+	return func(stop, _ context.Context) error {
+		ctl, err := controller.NewUnmanaged("regorule-status", controller.Options{Reconciler: w,
+			// Names are unique per process by default; terms and test replicas repeat this one.
+			SkipNameValidation: ptr.To(true)})
+		if err != nil {
+			return fmt.Errorf("RegoRule status writer: %w", err)
+		}
+		// Its own status writes do not change the generation, so they do not come back to it.
+		err = ctl.Watch(source.Kind(c, &v1alpha1.RegoRule{}, &handler.TypedEnqueueRequestForObject[*v1alpha1.RegoRule]{},
+			predicate.TypedGenerationChangedPredicate[*v1alpha1.RegoRule]{}))
+		if err != nil {
+			return fmt.Errorf("RegoRule status writer: %w", err)
+		}
+		return ctl.Start(stop)
+	}
 }
 
 // auditDeadline bounds the rules' evaluation of one object in a scheduled audit, as

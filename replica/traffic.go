@@ -86,8 +86,8 @@ func (o *Options) observedTrafficNamespace() string {
 }
 
 // addTraffic builds the traffic graph, its readers and writers and the flow sources, and adds
-// them to mgr; state's rules read the graph once it is seeded.
-func addTraffic(ctx context.Context, mgr manager.Manager, o *Options, state *webhook.State, reg prometheus.Registerer) error {
+// them to mgr and, what only the leader runs, to lease; state's rules read the graph once it is seeded.
+func addTraffic(ctx context.Context, mgr manager.Manager, lease *lease, o *Options, state *webhook.State, reg prometheus.Registerer) error {
 	log := logf.FromContext(ctx)
 	graph, err := flows.NewGraph(flows.GraphOptions{})
 	if err != nil {
@@ -127,7 +127,7 @@ func addTraffic(ctx context.Context, mgr manager.Manager, o *Options, state *web
 	}
 
 	leader.syncer = &observed.Syncer{
-		Graph: graph, Client: mgr.GetClient(),
+		Graph: graph, Client: lease.client,
 		Options:   observed.ShardOptions{Namespace: o.observedTrafficNamespace()},
 		OnApplied: func(string) { leader.metrics.shardsApplied.Inc() },
 		OnSynced:  leader.synced,
@@ -158,7 +158,7 @@ func addTraffic(ctx context.Context, mgr manager.Manager, o *Options, state *web
 			KeyFile:  filepath.Join(o.GoldmaneCertDir, "tls.key"),
 			Interval: o.GoldmaneWindow,
 		}
-		leader.resume = &goldmaneResume{reader: mgr.GetAPIReader(), writer: mgr.GetClient(),
+		leader.resume = &goldmaneResume{reader: mgr.GetAPIReader(), writer: lease.client,
 			key: types.NamespacedName{Namespace: o.electionNamespace(), Name: o.LeaderElectionID + "-goldmane"}}
 	}
 	if o.IngestTokenFile != "" {
@@ -166,9 +166,7 @@ func addTraffic(ctx context.Context, mgr manager.Manager, o *Options, state *web
 			return err
 		}
 	}
-	if err := mgr.Add(leader); err != nil {
-		return fmt.Errorf("add traffic ingestion: %w", err)
-	}
+	lease.add(leader.lead)
 	return nil
 }
 

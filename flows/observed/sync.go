@@ -145,6 +145,21 @@ func (s *Syncer) Start(ctx context.Context) error {
 	}
 }
 
+// Follow makes the graph follow the shards again after this replica stops writing them (it
+// stepped down or lost the lease): every shard in the cache is applied, so that the graph
+// holds what the shards hold, and later changes are applied as they come.
+func (s *Syncer) Follow(ctx context.Context) {
+	s.writing.Store(false)
+	var list v1alpha1.ObservedTrafficList
+	if err := s.Client.List(ctx, &list, client.MatchingLabels{v1alpha1.ObservedTrafficManagedByLabel: "flowguard"}); err != nil {
+		logf.FromContext(ctx).Error(err, "Reading traffic shards after stepping down failed; later changes are still applied")
+		return
+	}
+	for i := range list.Items {
+		s.apply(ctx, &list.Items[i])
+	}
+}
+
 // SyncResult counts one cycle's writes.
 type SyncResult struct {
 	Created, Updated, Deleted, Unchanged int
@@ -199,23 +214,30 @@ func (s *Syncer) sync(ctx context.Context) (SyncResult, error) {
 		if err := lim.Wait(ctx); err != nil {
 			return res, err
 		}
+		// An update carries the version read, so a shard another writer changed since is
+		// not overwritten (a conflict, retried next cycle from the new version).
 		if ok {
 			obj.ResourceVersion = cur.ResourceVersion
 			err = s.Client.Update(ctx, obj)
-			res.Updated++
 		} else {
 			err = s.Client.Create(ctx, obj)
-			res.Created++
 		}
-		if err != nil {
+		switch {
+		case err != nil:
 			errs = append(errs, fmt.Errorf("write traffic shard %s: %w", key, err))
+		case ok:
+			res.Updated++
+		default:
+			res.Created++
 		}
 	}
 	for key, old := range have {
 		if err := lim.Wait(ctx); err != nil {
 			return res, err
 		}
-		if err := s.Client.Delete(ctx, old); err != nil && !apierrors.IsNotFound(err) {
+		// Only the version read is deleted: a shard another writer changed since stays.
+		pre := client.Preconditions{UID: &old.UID, ResourceVersion: &old.ResourceVersion}
+		if err := s.Client.Delete(ctx, old, pre); err != nil && !apierrors.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("delete traffic shard %s: %w", key, err))
 			continue
 		}

@@ -22,20 +22,36 @@ import (
 // Every problem is reported, each naming its file, line, object and field; objects without
 // problems are loaded regardless. The error, when not nil, is an Errors value.
 func Load(paths ...string) (*Cluster, error) {
+	return LoadWith(LoadOptions{Recursive: true}, paths...)
+}
+
+// LoadOptions say how folders are read.
+type LoadOptions struct {
+	// Recursive reads the manifests in subfolders too, as kubectl's -R does; otherwise only a
+	// folder's own files are read, as kubectl -f reads them.
+	Recursive bool
+}
+
+// LoadWith is Load with folders read as opts say.
+func LoadWith(opts LoadOptions, paths ...string) (*Cluster, error) {
 	c := NewCluster()
-	err := c.LoadFiles(paths...)
+	err := c.loadPaths(opts, paths)
 	return c, err
 }
 
-// LoadFiles adds the objects read from paths to c; see Load.
+// LoadFiles adds the objects read from paths, recursively, to c; see Load.
 func (c *Cluster) LoadFiles(paths ...string) error {
+	return c.loadPaths(LoadOptions{Recursive: true}, paths)
+}
+
+func (c *Cluster) loadPaths(opts LoadOptions, paths []string) error {
 	var errs Errors
 	for _, p := range paths {
 		if p == "-" {
 			errs = c.loadReader(os.Stdin, "-", errs)
 			continue
 		}
-		files, err := manifestFiles(p)
+		files, err := manifestFiles(p, opts.Recursive)
 		if err != nil {
 			errs = append(errs, &ObjectError{Source: Source{File: p}, Err: err})
 			continue
@@ -58,9 +74,9 @@ func (c *Cluster) LoadReader(r io.Reader, name string) error {
 	return nil
 }
 
-// manifestFiles lists p if it is a file, or the manifest files under it, in lexical order;
-// hidden folders (.git) are skipped.
-func manifestFiles(p string) ([]string, error) {
+// manifestFiles lists p if it is a file, or the manifest files in it (and, recursively, in
+// its subfolders), in lexical order; hidden folders (.git) are skipped.
+func manifestFiles(p string, recursive bool) ([]string, error) {
 	st, err := os.Stat(p)
 	if err != nil {
 		return nil, fmt.Errorf("read manifests: %w", err)
@@ -75,7 +91,7 @@ func manifestFiles(p string) ([]string, error) {
 		}
 		name := d.Name()
 		if d.IsDir() {
-			if path != p && strings.HasPrefix(name, ".") {
+			if path != p && (!recursive || strings.HasPrefix(name, ".")) {
 				return filepath.SkipDir
 			}
 			return nil

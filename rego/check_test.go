@@ -200,10 +200,10 @@ func TestCheckBadInput(t *testing.T) {
 		wantErr string
 	}{
 		"no change":           {args: []string{"-f", "testdata/shop/cluster"}, wantErr: "--change"},
-		"missing change file": {args: []string{"--change", "testdata/changes/nope.yaml"}, wantErr: "nope.yaml"},
-		"bad --at":            {args: []string{"--change", "testdata/changes/ledger.yaml", "--at", "yesterday"}, wantErr: "--at"},
+		"missing change file": {args: []string{"-f", "testdata/shop/cluster", "--change", "testdata/changes/nope.yaml"}, wantErr: "nope.yaml"},
+		"bad --at":            {args: []string{"-f", "testdata/shop/cluster", "--change", "testdata/changes/ledger.yaml", "--at", "yesterday"}, wantErr: "--at"},
 		"deleting what the cluster lacks": {
-			args: []string{"--change", "testdata/changes/delete-api-allow-frontend.yaml"}, wantErr: "does not hold it",
+			args: []string{"-f", "../examples/shop", "--change", "testdata/changes/delete-api-allow-frontend.yaml"}, wantErr: "does not hold it",
 		},
 	}
 	for name, tc := range cases {

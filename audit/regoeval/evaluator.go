@@ -64,7 +64,7 @@ func (e *Evaluator) Evaluate(ctx context.Context, scope audit.Scope) (audit.Resu
 	now := e.state.Now()
 	namespaces := scope.Namespaces
 	if namespaces == nil {
-		namespaces = clusterNamespaces(e.state.Cluster())
+		namespaces = ClusterNamespaces(e.state.Cluster())
 	}
 	res, err := e.audit(ctx, eng, namespaces, scope)
 	if err != nil {
@@ -142,9 +142,9 @@ func (e *Evaluator) audit(ctx context.Context, eng *rego.Engine, namespaces []st
 	return merged, nil
 }
 
-// clusterNamespaces lists every namespace of a cluster: those with a Namespace object, and those
+// ClusterNamespaces lists every namespace of a cluster: those with a Namespace object, and those
 // that only objects in them name (offline manifests often leave the Namespace out).
-func clusterNamespaces(c *netpol.Cluster) []string {
+func ClusterNamespaces(c *netpol.Cluster) []string {
 	if c == nil {
 		return nil
 	}

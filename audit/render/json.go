@@ -15,6 +15,7 @@ import (
 type document struct {
 	Summary  audit.Summary   `json:"summary"`
 	Findings []audit.Finding `json:"findings"`
+	Flows    any             `json:"flows,omitempty"`
 }
 
 func newDocument(in Input) document {
@@ -22,7 +23,7 @@ func newDocument(in Input) document {
 	if fs == nil {
 		fs = []audit.Finding{}
 	}
-	return document{Summary: in.Result.Summarize(), Findings: fs}
+	return document{Summary: in.Result.Summarize(), Findings: fs, Flows: in.Flows}
 }
 
 // WriteJSON prints the result as one indented JSON object.

@@ -46,6 +46,9 @@ type Input struct {
 	Picture *Picture
 	// RunName names the PolicyReports; "flowguard-audit" when empty.
 	RunName string
+	// Flows says what the flow input held (records, malformed counts, a warning), for json and
+	// yaml; omitted when nil.
+	Flows any
 }
 
 // Write prints in to w in format f.

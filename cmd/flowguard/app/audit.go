@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,6 +27,7 @@ import (
 // AuditOptions are the flags of `flowguard audit`.
 type AuditOptions struct {
 	Files      []string
+	Recursive  bool
 	Kubeconfig string
 	Flows      []string
 	At         string
@@ -35,6 +38,8 @@ type AuditOptions struct {
 	Params     []string
 	FailOn     string
 	Timeout    time.Duration
+	// AllowNoFlows runs without the flow rules when --flows yields no valid record.
+	AllowNoFlows bool
 
 	at     time.Time
 	format render.Format
@@ -50,6 +55,7 @@ func (o *AuditOptions) AddFlags(fs *pflag.FlagSet) {
 		formats = append(formats, string(f))
 	}
 	fs.StringSliceVarP(&o.Files, "filename", "f", nil, "cluster state: manifest files or folders (YAML or JSON, multi-document, Lists)")
+	addRecursiveFlag(fs, &o.Recursive)
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", "", "read the cluster state from the cluster this kubeconfig points at instead of -f")
 	fs.StringSliceVar(&o.Flows, "flows", nil, "observed traffic: Calico flow-log files or folders (plain or gzip); without it, rules that need flows are skipped")
 	fs.StringVar(&o.At, "at", "", "end of the lookback window (RFC 3339); default: the newest flow record")
@@ -60,6 +66,7 @@ func (o *AuditOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.Params, "param", nil, "a rule parameter, RULE.NAME=VALUE (VALUE is JSON, or else a string), e.g. missing-default-deny.egress=true")
 	fs.StringVar(&o.FailOn, "fail-on", "", "exit 1 when a finding is at least this severe: critical, high, medium, low or info")
 	fs.DurationVar(&o.Timeout, "timeout", 30*time.Second, "deadline of the rules' evaluation per object")
+	fs.BoolVar(&o.AllowNoFlows, "allow-no-flows", false, "when --flows holds no valid record, skip the rules that need flows instead of failing")
 }
 
 // Validate checks the flags.
@@ -157,21 +164,26 @@ func runAudit(ctx context.Context, o *AuditOptions, stdout, stderr io.Writer) er
 			return err
 		}
 		subject = "the cluster of " + o.Kubeconfig
-	} else if cluster, err = netpol.Load(o.Files...); err != nil {
-		return badInput(fmt.Errorf("read cluster state: %w", err))
+	} else if cluster, err = loadClusterFiles(o.Files, o.Recursive); err != nil {
+		return err
 	}
-	graph, newest, err := loadFlows(ctx, o.Flows, stderr)
+	traffic, err := loadFlows(ctx, o.Flows, o.AllowNoFlows, whyFlowRules, stderr)
 	if err != nil {
-		return badInput(err)
+		return err
 	}
+	graph := traffic.Graph
 	now := o.at
 	if now.IsZero() {
-		now = newest
+		now = traffic.Newest
 	}
 	if now.IsZero() {
 		now = o.now()
 	}
-	ev := regoeval.NewEvaluator(rego.NewStaticState(cluster, graph, now), regoeval.Options{
+	state := rego.NewStaticState(cluster, graph, now)
+	if err := o.checkNames(state, cluster); err != nil {
+		return err
+	}
+	ev := regoeval.NewEvaluator(state, regoeval.Options{
 		Engine: rego.Options{Deadline: o.Timeout, Lookback: o.Lookback},
 		// A one-off audit has the machine to itself: one shard of namespaces per core.
 		Workers: runtime.GOMAXPROCS(0),
@@ -181,6 +193,9 @@ func runAudit(ctx context.Context, o *AuditOptions, stdout, stderr io.Writer) er
 		return err
 	}
 	in := render.Input{Result: res, Subject: subject, RunName: "flowguard-audit"}
+	if len(o.Flows) > 0 {
+		in.Flows = traffic.json()
+	}
 	if o.format == render.HTML {
 		in.Picture = picture.Build(cluster, graph, res.Window, o.Namespaces)
 	}
@@ -192,13 +207,74 @@ func runAudit(ctx context.Context, o *AuditOptions, stdout, stderr io.Writer) er
 			return badInput(fmt.Errorf("rule %s: %s; the audit is incomplete", s.Rule, s.Reason))
 		}
 	}
-	if o.FailOn != "" {
-		threshold := audit.SeverityRank(v1alpha1.Severity(o.FailOn))
-		for _, f := range res.Findings {
-			if audit.SeverityRank(f.Severity) <= threshold {
-				return &exitError{code: ExitFailed, err: fmt.Errorf("findings at or above %s", o.FailOn)}
+	return failOn(o.FailOn, res.Findings, stderr)
+}
+
+// failOn returns ExitFailed when a finding is at least as severe as threshold, and says on stderr
+// which findings made it fail.
+func failOn(threshold string, findings []audit.Finding, stderr io.Writer) error {
+	if threshold == "" {
+		return nil
+	}
+	rank := audit.SeverityRank(v1alpha1.Severity(threshold))
+	var over []audit.Finding
+	for _, f := range findings {
+		if audit.SeverityRank(f.Severity) <= rank {
+			over = append(over, f)
+		}
+	}
+	if len(over) == 0 {
+		return nil
+	}
+	fmt.Fprintf(stderr, "--fail-on %s: %d findings at or above %s:\n", threshold, len(over), threshold)
+	for _, f := range over {
+		fmt.Fprintf(stderr, "  %s %s %s: %s\n", f.Severity, f.Rule, f.Resource, f.Message)
+	}
+	return &exitError{code: ExitFailed, err: fmt.Errorf("%d findings at or above %s", len(over), threshold)}
+}
+
+// checkNames refuses rule ids, parameter names and namespaces that nothing holds: a typo there
+// would otherwise give a clean report.
+func (o *AuditOptions) checkNames(state rego.State, cluster *netpol.Cluster) error {
+	eng, err := rego.NewEngine(state, rego.Options{})
+	if err != nil {
+		return err
+	}
+	rules := map[string]rego.Rule{}
+	var ids []string
+	for _, r := range eng.Rules() {
+		if r.Audits() {
+			rules[r.ID] = r
+			ids = append(ids, r.ID)
+		}
+	}
+	var errs []error
+	errs = append(errs, unknownName("--rule", "audit rule", o.Rules, ids))
+	for _, id := range slices.Sorted(maps.Keys(o.params)) {
+		r, ok := rules[id]
+		if !ok {
+			errs = append(errs, unknownName("--param", "audit rule", []string{id}, ids))
+			continue
+		}
+		names := slices.Sorted(maps.Keys(r.Parameters))
+		for _, n := range slices.Sorted(maps.Keys(o.params[id])) {
+			if !slices.Contains(names, n) {
+				msg := fmt.Sprintf("--param %s.%s: rule %s has no parameter %q", id, n, id, n)
+				switch near := nearest(n, names); {
+				case near != "":
+					msg += fmt.Sprintf("; did you mean %q?", near)
+				case len(names) > 0:
+					msg += "; it has " + strings.Join(names, ", ")
+				default:
+					msg += "; it takes none"
+				}
+				errs = append(errs, badInput(errors.New(msg)))
 			}
 		}
+	}
+	errs = append(errs, unknownName("--namespace", "namespace in the input", o.Namespaces, regoeval.ClusterNamespaces(cluster)))
+	if err := errors.Join(errs...); err != nil {
+		return badInput(err)
 	}
 	return nil
 }

@@ -19,7 +19,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
-	"github.com/flowguard/flowguard/flows"
 	"github.com/flowguard/flowguard/netpol"
 	"github.com/flowguard/flowguard/rego"
 )
@@ -30,13 +29,16 @@ const OperationAnnotation = "flowguard.dev/operation"
 
 // CheckOptions are the flags of `flowguard check`.
 type CheckOptions struct {
-	Files    []string
-	Flows    []string
-	Changes  []string
-	At       string
-	Output   string
-	Lookback time.Duration
-	Timeout  time.Duration
+	Files     []string
+	Recursive bool
+	Flows     []string
+	Changes   []string
+	At        string
+	Output    string
+	Lookback  time.Duration
+	Timeout   time.Duration
+	// AllowNoFlows runs without the flow rules when --flows yields no valid record.
+	AllowNoFlows bool
 
 	at time.Time
 }
@@ -44,17 +46,21 @@ type CheckOptions struct {
 // AddFlags registers the flags.
 func (o *CheckOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVarP(&o.Files, "filename", "f", nil, "cluster state: manifest files or folders (YAML or JSON, multi-document, Lists)")
+	addRecursiveFlag(fs, &o.Recursive)
 	fs.StringSliceVar(&o.Flows, "flows", nil, "observed traffic: Calico flow-log files or folders (plain or gzip); without it, rules that need flows are skipped")
 	fs.StringSliceVar(&o.Changes, "change", nil, "the proposed change: manifests applied on top of -f in order; annotate an object flowguard.dev/operation=DELETE to delete it")
 	fs.StringVar(&o.At, "at", "", "end of the lookback window (RFC 3339); default: the newest flow record")
 	fs.StringVarP(&o.Output, "output", "o", "text", "output format: text or json")
 	fs.DurationVar(&o.Lookback, "lookback", rego.DefaultLookback, "window of observed traffic the rules judge by")
 	fs.DurationVar(&o.Timeout, "timeout", 30*time.Second, "deadline of each admission decision")
+	fs.BoolVar(&o.AllowNoFlows, "allow-no-flows", false, "when --flows holds no valid record, skip the rules that need flows instead of failing")
 }
 
 // Validate checks the flags.
 func (o *CheckOptions) Validate() error {
 	switch {
+	case len(o.Files) == 0:
+		return badInput(errors.New("-f: the cluster state (manifest files or folders) is required"))
 	case len(o.Changes) == 0:
 		return badInput(errors.New("--change: at least one manifest is required"))
 	case o.Output != "text" && o.Output != "json":
@@ -108,6 +114,8 @@ type checkReport struct {
 	Violations []checkViolation `json:"violations"`
 	Skipped    []string         `json:"skipped,omitempty"`
 	Errors     []string         `json:"errors,omitempty"`
+	// Flows says what --flows held, when given.
+	Flows *flowsJSON `json:"flows,omitempty"`
 }
 
 type checkViolation struct {
@@ -130,17 +138,18 @@ type checkResource struct {
 }
 
 func runCheck(ctx context.Context, o *CheckOptions, stdout, stderr io.Writer) error {
-	cluster, err := netpol.Load(o.Files...)
+	cluster, err := loadClusterFiles(o.Files, o.Recursive)
 	if err != nil {
-		return badInput(fmt.Errorf("read cluster state: %w", err))
+		return err
 	}
-	graph, newest, err := loadFlows(ctx, o.Flows, stderr)
+	in, err := loadFlows(ctx, o.Flows, o.AllowNoFlows, whyFlowRules, stderr)
 	if err != nil {
-		return badInput(err)
+		return err
 	}
+	graph := in.Graph
 	now := o.at
 	if now.IsZero() {
-		now = newest
+		now = in.Newest
 	}
 	changes, err := readObjects(o.Changes)
 	if err != nil {
@@ -148,6 +157,9 @@ func runCheck(ctx context.Context, o *CheckOptions, stdout, stderr io.Writer) er
 	}
 
 	report := checkReport{Allowed: true, Violations: []checkViolation{}}
+	if len(o.Flows) > 0 {
+		report.Flows = in.json()
+	}
 	skipped := map[string]bool{}
 	var applied []changeObject
 	for _, ch := range changes {
@@ -219,7 +231,7 @@ func printCheck(w io.Writer, r checkReport) {
 		fmt.Fprintf(w, "%-6s %s %s %s [%s]: %s\n", strings.ToUpper(v.Action), v.Operation, v.Resource.Kind, objectName(v.Resource), v.Rule, v.Msg)
 	}
 	if len(r.Skipped) > 0 {
-		fmt.Fprintf(w, "skipped (no --flows): %s\n", strings.Join(r.Skipped, ", "))
+		fmt.Fprintf(w, "skipped (no observed traffic): %s\n", strings.Join(r.Skipped, ", "))
 	}
 	for _, e := range r.Errors {
 		fmt.Fprintf(w, "ERROR  %s\n", e)
@@ -236,42 +248,6 @@ func objectName(r checkResource) string {
 		return r.Name
 	}
 	return r.Namespace + "/" + r.Name
-}
-
-// loadFlows reads flow logs into a graph that keeps every record whatever its age, and returns
-// the end time of the newest record. No paths means no graph.
-func loadFlows(ctx context.Context, paths []string, stderr io.Writer) (*flows.Graph, time.Time, error) {
-	if len(paths) == 0 {
-		return nil, time.Time{}, nil
-	}
-	g, rep, newest, err := readFlowGraph(ctx, paths)
-	if err != nil {
-		return nil, newest, fmt.Errorf("read flows: %w", err)
-	}
-	if rep.MalformedTotal() > 0 {
-		fmt.Fprintf(stderr, "flows: %d records read, %d malformed records skipped\n", rep.Records, rep.MalformedTotal())
-	}
-	return g, newest, nil
-}
-
-// readFlowGraph reads offline flow logs, which can be of any age, into a graph that keeps every
-// record, and returns what the reader counted and the end time of the newest record.
-func readFlowGraph(ctx context.Context, paths []string) (*flows.Graph, flows.TallyReport, time.Time, error) {
-	var newest time.Time
-	g, err := flows.NewGraph(flows.GraphOptions{Retention: -1, MaxEdges: -1})
-	if err != nil {
-		return nil, flows.TallyReport{}, newest, err
-	}
-	tally := &flows.Tally{}
-	app := g.NewAppender(0)
-	err = flows.NewReader(tally).ReadPaths(ctx, paths, func(r *flows.Record) error {
-		if r.End.After(newest) {
-			newest = r.End
-		}
-		return app.Add(r)
-	})
-	app.Flush()
-	return g, tally.Report(), newest, err
 }
 
 // changeObject is one object of --change and where it was read.

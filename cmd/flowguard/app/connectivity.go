@@ -20,8 +20,9 @@ import (
 
 // ConnectivityOptions are the flags of `flowguard connectivity`.
 type ConnectivityOptions struct {
-	Files  []string
-	Output string
+	Files     []string
+	Recursive bool
+	Output    string
 }
 
 var connectivityFormats = []string{"txt", "json", "csv", "md", "dot"}
@@ -29,6 +30,7 @@ var connectivityFormats = []string{"txt", "json", "csv", "md", "dot"}
 // AddFlags registers the flags.
 func (o *ConnectivityOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVarP(&o.Files, "filename", "f", nil, "manifests: files or folders (YAML or JSON, multi-document, Lists); - reads standard input")
+	addRecursiveFlag(fs, &o.Recursive)
 	fs.StringVarP(&o.Output, "output", "o", "txt", "output format: "+strings.Join(connectivityFormats, ", "))
 }
 
@@ -84,7 +86,7 @@ standard error, the rest are still analysed, and the exit status is 2.`,
 
 // Run computes and prints the map.
 func (o *ConnectivityOptions) Run(stdout, stderr io.Writer) error {
-	cluster, loadErr := netpol.Load(o.Files...)
+	cluster, loadErr := netpol.LoadWith(netpol.LoadOptions{Recursive: o.Recursive}, o.Files...)
 	reportLoadErrors(stderr, loadErr)
 	w := bufio.NewWriter(stdout)
 	if err := writeConnectivity(w, o.Output, netpol.NewEngine(cluster).ConnectivityFunc); err != nil {

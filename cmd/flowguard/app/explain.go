@@ -15,17 +15,19 @@ import (
 
 // ExplainOptions are the flags of `flowguard explain`.
 type ExplainOptions struct {
-	Files   []string
-	From    string
-	To      string
-	Port    string
-	Output  string
-	Pending bool
+	Files     []string
+	Recursive bool
+	From      string
+	To        string
+	Port      string
+	Output    string
+	Pending   bool
 }
 
 // AddFlags registers the flags.
 func (o *ExplainOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVarP(&o.Files, "filename", "f", nil, "manifests: files or folders (YAML or JSON, multi-document, Lists); - reads standard input")
+	addRecursiveFlag(fs, &o.Recursive)
 	fs.StringVar(&o.From, "from", "", "source: NAMESPACE/NAME (a Pod or workload), NAMESPACE/KIND/NAME, an IP address or a CIDR")
 	fs.StringVar(&o.To, "to", "", "destination: NAMESPACE/NAME (a Pod or workload), NAMESPACE/KIND/NAME, an IP address or a CIDR")
 	fs.StringVar(&o.Port, "port", "", "destination PORT[/PROTO]: a number or a port name of the destination, and tcp (default), udp, sctp, icmp, icmpv6 or a protocol number; for ICMP the number is the type")
@@ -96,7 +98,7 @@ type explainJSON struct {
 
 // Run answers the question.
 func (o *ExplainOptions) Run(stdout, stderr io.Writer) error {
-	cluster, loadErr := netpol.Load(o.Files...)
+	cluster, loadErr := netpol.LoadWith(netpol.LoadOptions{Recursive: o.Recursive}, o.Files...)
 	reportLoadErrors(stderr, loadErr)
 	src, err := cluster.ParsePeer(o.From)
 	if err != nil {

@@ -12,8 +12,8 @@ import (
 	"github.com/spf13/pflag"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/flowguard/flowguard/audit/regoeval"
 	"github.com/flowguard/flowguard/flows"
-	"github.com/flowguard/flowguard/netpol"
 	"github.com/flowguard/flowguard/recommend"
 )
 
@@ -21,6 +21,7 @@ import (
 type RecommendOptions struct {
 	Flows               []string
 	Files               []string
+	Recursive           bool
 	Style               string
 	At                  string
 	Output              string
@@ -38,6 +39,7 @@ type RecommendOptions struct {
 func (o *RecommendOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.Flows, "flows", nil, "observed traffic: Calico flow-log files or folders (plain or gzip, rotated sets oldest first)")
 	fs.StringSliceVarP(&o.Files, "filename", "f", nil, "cluster state: manifest files or folders with the namespaces, workloads and network sets (YAML or JSON, multi-document, Lists)")
+	addRecursiveFlag(fs, &o.Recursive)
 	fs.StringVar(&o.Style, "style", string(recommend.StyleKubernetes), "policies to write: k8s (NetworkPolicies) or calico-staged (StagedNetworkPolicies in a tier)")
 	fs.StringVar(&o.At, "at", "", "time the lifecycle states are computed for (RFC 3339); default: the newest flow record, so the same flows give the same output")
 	fs.StringVarP(&o.Output, "output", "o", "yaml", "output format: yaml (a multi-document stream) or json (a v1 List); both apply with kubectl")
@@ -126,18 +128,18 @@ Exit status: 0 when a recommendation was written, 2 when the input could not be 
 }
 
 func runRecommend(ctx context.Context, o *RecommendOptions, out, errOut io.Writer) error {
-	cluster, err := netpol.Load(o.Files...)
+	cluster, err := loadClusterFiles(o.Files, o.Recursive)
 	if err != nil {
-		return badInput(fmt.Errorf("read manifests: %w", err))
+		return err
 	}
-	g, rep, _, err := readFlowGraph(ctx, o.Flows)
+	if err := unknownName("--namespace", "namespace in the input", o.Namespaces, regoeval.ClusterNamespaces(cluster)); err != nil {
+		return err
+	}
+	in, err := loadFlows(ctx, o.Flows, false, "a recommendation learned from no traffic would deny all of it", errOut)
 	if err != nil {
-		return badInput(err)
+		return err
 	}
-	if rep.Records == 0 && rep.MalformedTotal() > 0 {
-		return badInput(fmt.Errorf("read flow logs %s: no valid record among %d (%s)",
-			strings.Join(o.Flows, ", "), rep.MalformedTotal(), malformedSummary(rep)))
-	}
+	g, rep := in.Graph, in.Report
 	res, err := recommend.Recommend(ctx, cluster, g, o.options())
 	if err != nil {
 		return badInput(err)

@@ -120,11 +120,11 @@ func TestRecommendCommand(t *testing.T) {
 		},
 		"a flow log without one valid record": {
 			args: []string{"recommend", "--flows", garbage, "-f", manifests}, wantCode: ExitBadInput,
-			wantErr: []string{"no valid record among 2"},
+			wantErr: []string{"no valid flow record: all 2 are malformed (syntax: 1, wrong-type: 1)"},
 		},
 		"a manifest that does not decode names its file and line": {
 			args: []string{"recommend", "--flows", flowLog, "-f", badManifest}, wantCode: ExitBadInput,
-			wantErr: []string{"read manifests", "bad.yaml:1"},
+			wantErr: []string{"read cluster state", "bad.yaml:1"},
 		},
 	}
 	for name, tc := range tests {

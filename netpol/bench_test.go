@@ -220,3 +220,31 @@ func BenchmarkConnectivityFromYAML(b *testing.B) {
 	}
 	cpu.report(b)
 }
+
+// BenchmarkConnectivityDense streams the map of mostly open clusters (synth.DenseScale: named
+// ports, ipBlock with except, endPort, DNS egress, Calico tiers and the admin policy kinds),
+// where the edges grow with pairs: one line written per edge, nothing held.
+func BenchmarkConnectivityDense(b *testing.B) {
+	for _, n := range []int{1000, 2000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			c := loadSynth(b, synth.Generate(synth.DenseScale(n)))
+			cpu := startCPU()
+			edges := 0
+			for b.Loop() {
+				edges = 0
+				w := bufio.NewWriter(io.Discard)
+				err := netpol.NewEngine(c).ConnectivityFunc(func(e netpol.ConnectivityEdge) error {
+					edges++
+					_, err := fmt.Fprintln(w, e)
+					return err
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				w.Flush()
+			}
+			cpu.report(b)
+			b.ReportMetric(float64(edges), "edges")
+		})
+	}
+}

@@ -92,15 +92,8 @@ func (e *Engine) ConnectivityFunc(emit func(ConnectivityEdge) error) error {
 	}
 	inbound = nil
 
-	row := make([]rowEntry, len(cx.classes))
-	rowOf := -1
 	for _, sw := range workloads {
-		si := classOf[sw]
-		s := cx.classes[si]
-		if si != rowOf {
-			clear(row)
-			rowOf = si
-		}
+		s := cx.classes[classOf[sw]]
 		if err := emitSorted(cx.externalEdges(s, Egress, sw), emit); err != nil {
 			return err
 		}
@@ -108,15 +101,11 @@ func (e *Engine) ConnectivityFunc(emit func(ConnectivityEdge) error) error {
 			if dw == sw {
 				continue
 			}
-			di := classOf[dw]
-			r := &row[di]
-			if !r.done {
-				r.conns, r.done = cx.pair(s, cx.classes[di]), true
-			}
-			if r.conns.IsEmpty() {
+			id := cx.pair(s, classOf[sw], cx.classes[classOf[dw]], classOf[dw])
+			if cx.empty[id] {
 				continue
 			}
-			if err := emit(ConnectivityEdge{Src: workloadPeer(sw), Dst: workloadPeer(dw), Conns: r.conns}); err != nil {
+			if err := emit(ConnectivityEdge{Src: workloadPeer(sw), Dst: workloadPeer(dw), Conns: cx.answers[id]}); err != nil {
 				return err
 			}
 		}
@@ -124,28 +113,38 @@ func (e *Engine) ConnectivityFunc(emit func(ConnectivityEdge) error) error {
 	return nil
 }
 
-// rowEntry is one source class's answer towards one destination class, once computed.
-type rowEntry struct {
-	conns ConnSet
-	done  bool
+// pair is what s may open to d, as an answer id: s's egress towards d intersected with d's
+// ingress from s. Answers are interned, so pairs of answers are few and their intersections
+// are memoised.
+func (cx *connectivity) pair(s *class, si int, d *class, di int) int32 {
+	eg, egc := cx.side(s, Egress).towards(cx, d, di)
+	if eg >= 0 && cx.empty[eg] {
+		return eg
+	}
+	in, inc := cx.side(d, Ingress).towards(cx, s, si)
+	if eg < 0 || in < 0 {
+		return cx.intern(egc.Intersect(inc))
+	}
+	k := [2]int32{eg, in}
+	if id, ok := cx.pairs[k]; ok {
+		return id
+	}
+	id := cx.intern(egc.Intersect(inc))
+	cx.pairs[k] = id
+	return id
 }
 
-// pair is what s may open to d: s's egress towards d's class intersected with d's ingress
-// from s's.
-func (cx *connectivity) pair(s, d *class) ConnSet {
-	eg := cx.side(s, Egress)
-	conns, ok := eg.touched[d]
-	if !ok {
-		if eg.def.IsEmpty() {
-			return ConnSet{}
-		}
-		conns = eg.def
+// intern returns the id of an answer, the same for equal sets.
+func (cx *connectivity) intern(c ConnSet) int32 {
+	k := c.String()
+	if id, ok := cx.ids[k]; ok {
+		return id
 	}
-	in := cx.side(d, Ingress)
-	if ic, ok := in.touched[s]; ok {
-		return conns.Intersect(ic)
-	}
-	return conns.Intersect(in.def)
+	id := int32(len(cx.answers))
+	cx.answers = append(cx.answers, c)
+	cx.empty = append(cx.empty, c.IsEmpty())
+	cx.ids[k] = id
+	return id
 }
 
 // emitSorted hands edges to emit ordered by printed source, then destination.
@@ -183,25 +182,28 @@ type connectivity struct {
 	byLabel map[selector.Requirement][]*class
 	withIPs []*class
 	sides   [2]map[*class]*sideResult
+	index   map[*class]int
+	peers   map[*Rule]classSet // the classes each rule's peer side matches
+	// answers are the distinct connection sets met, by id; pairs memoises intersections.
+	answers []ConnSet
+	empty   []bool
+	ids     map[string]int32
+	pairs   map[[2]int32]int32
 	ext     [2]map[*class][]extGroup
 	v6      bool
-}
-
-// sideResult is one class's decision for one direction: per peer class some rule matched,
-// and def for every other peer.
-type sideResult struct {
-	def     ConnSet
-	touched map[*class]ConnSet
 }
 
 func newConnectivity(e *Engine) *connectivity {
 	cx := &connectivity{e: e, members: map[*class][]*Workload{}, byNS: map[string][]*class{},
 		byLabel: map[selector.Requirement][]*class{}}
 	cx.sides[Ingress], cx.sides[Egress] = map[*class]*sideResult{}, map[*class]*sideResult{}
+	cx.index, cx.peers = map[*class]int{}, map[*Rule]classSet{}
+	cx.ids, cx.pairs = map[string]int32{}, map[[2]int32]int32{}
 	cx.ext[Ingress], cx.ext[Egress] = map[*class][]extGroup{}, map[*class][]extGroup{}
 	for _, w := range e.ids.workloads() {
 		cl := e.classOf(WorkloadEndpoint(w.WorkloadRef))
 		if _, seen := cx.members[cl]; !seen {
+			cx.index[cl] = len(cx.classes)
 			cx.classes = append(cx.classes, cl)
 			cx.byNS[cl.ns] = append(cx.byNS[cl.ns], cl)
 			for k, v := range cl.labels {
@@ -232,27 +234,109 @@ func newConnectivity(e *Engine) *connectivity {
 	return cx
 }
 
-// side computes (once) what the class allows in a direction, towards every workload class.
+// sideResult is one class's policies for one direction, reduced to the rules whose own side
+// holds for the class; answers are memoised by which of those rules match the peer, so a class
+// keeps as many answers as distinct match patterns, not one per peer.
+type sideResult struct {
+	self   *class
+	dir    Direction
+	pols   []*Policy
+	active []*Rule    // rules whose self side holds, in evaluation order
+	sets   []classSet // the peers each active rule matches
+	memo   map[uint64]int32
+}
+
+// side returns (once) the class's policies for a direction.
 func (cx *connectivity) side(self *class, dir Direction) *sideResult {
 	if r, ok := cx.sides[dir][self]; ok {
 		return r
 	}
-	pols := cx.e.applicable(self, viewEnforced, dir)
-	r := &sideResult{touched: map[*class]ConnSet{}}
-	r.def = cx.evaluate(self, nil, dir, pols, func(*Rule) bool { return false })
-	for _, p := range pols {
+	r := &sideResult{self: self, dir: dir, pols: cx.e.applicable(self, viewEnforced, dir), memo: map[uint64]int32{}}
+	for _, p := range r.pols {
 		for i := range p.Rules[dir] {
 			rule := &p.Rules[dir][i]
-			for _, peer := range cx.candidates(rule, self, dir) {
-				if _, done := r.touched[peer]; done {
-					continue
-				}
-				r.touched[peer] = cx.evaluate(self, peer, dir, pols, func(r *Rule) bool { return cx.endpoints(r, self, peer, dir) })
+			selfSide := &rule.Dst
+			if dir == Egress {
+				selfSide = &rule.Src
+			}
+			if !rule.HTTP && selfSide.endpointMatches(self, dir == Egress) {
+				r.active = append(r.active, rule)
+				r.sets = append(r.sets, cx.peerSet(rule, dir))
 			}
 		}
 	}
 	cx.sides[dir][self] = r
 	return r
+}
+
+// towards is what the side allows with peer (whose class index is pi): an answer id, or -1
+// and the set itself when the answer is the pair's own. Rules whose answer depends on the peer
+// beyond whether they match it (named ports or Services resolved on the destination, an IP
+// version) make it so, as do more than 64 rules that hold for the class.
+func (r *sideResult) towards(cx *connectivity, peer *class, pi int) (int32, ConnSet) {
+	var mask uint64
+	perPeer := len(r.active) > 64
+	for i, rule := range r.active {
+		if !r.sets[i].has(pi) {
+			continue
+		}
+		mask |= 1 << (i % 64)
+		perPeer = perPeer || rule.IPVersion != 0 || (r.dir == Egress && peerResolved(rule))
+	}
+	if !perPeer {
+		if id, ok := r.memo[mask]; ok {
+			return id, cx.answers[id]
+		}
+	}
+	c := cx.evaluate(r.self, peer, r.dir, r.pols, func(rule *Rule) bool { return cx.endpoints(rule, r.self, peer, r.dir) })
+	if perPeer {
+		return -1, c
+	}
+	id := cx.intern(c)
+	r.memo[mask] = id
+	return id, c
+}
+
+// peerResolved reports whether a rule's ports are resolved on the destination endpoint.
+func peerResolved(r *Rule) bool {
+	if r.Dst.Services != nil {
+		return true
+	}
+	for _, ps := range [2][]PortMatch{r.Dst.Ports, r.Dst.NotPorts} {
+		for _, p := range ps {
+			if p.Name != "" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// classSet is a set of workload classes by index.
+type classSet []uint64
+
+func (s classSet) has(i int) bool { return s[i/64]&(1<<(i%64)) != 0 }
+
+// peerSet returns (once per rule) the workload classes its peer side matches, looking only at
+// the classes an index says it may.
+func (cx *connectivity) peerSet(r *Rule, dir Direction) classSet {
+	if s, ok := cx.peers[r]; ok {
+		return s
+	}
+	set := make(classSet, (len(cx.classes)+63)/64)
+	peerSide := &r.Src
+	if dir == Egress {
+		peerSide = &r.Dst
+	}
+	for _, pool := range cx.pools(peerSide) {
+		for _, c := range pool {
+			if i := cx.index[c]; !set.has(i) && peerSide.endpointMatches(c, dir == Ingress) {
+				set[i/64] |= 1 << (i % 64)
+			}
+		}
+	}
+	cx.peers[r] = set
+	return set
 }
 
 // endpoints reports whether the rule's endpoint constraints hold for self and peer.
@@ -272,15 +356,9 @@ func (cx *connectivity) endpoints(r *Rule, self, peer *class, dir Direction) boo
 	return r.Src.endpointMatches(src, true) && r.Dst.endpointMatches(dst, false)
 }
 
-// candidates returns the workload classes a rule may match on the peer side.
-func (cx *connectivity) candidates(r *Rule, self *class, dir Direction) []*class {
-	peerSide, selfSide := &r.Src, &r.Dst
-	if dir == Egress {
-		peerSide, selfSide = &r.Dst, &r.Src
-	}
-	if !selfSide.endpointMatches(self, dir == Egress) {
-		return nil
-	}
+// pools returns the workload classes an entity may match, from the indexes by label and
+// namespace.
+func (cx *connectivity) pools(peerSide *Entity) [][]*class {
 	var pools [][]*class
 	switch {
 	case peerSide.Peers != nil:
@@ -305,17 +383,7 @@ func (cx *connectivity) candidates(r *Rule, self *class, dir Direction) []*class
 	default:
 		pools = append(pools, cx.classes)
 	}
-	var out []*class
-	seen := map[*class]bool{}
-	for _, pool := range pools {
-		for _, c := range pool {
-			if !seen[c] && cx.endpoints(r, self, c, dir) {
-				seen[c] = true
-				out = append(out, c)
-			}
-		}
-	}
-	return out
+	return pools
 }
 
 // evaluate runs one direction's tiers over whole connection sets: what self allows with

@@ -33,6 +33,9 @@ type Config struct {
 	// GlobalPolicies is how many GlobalNetworkPolicies tier "security" holds (0 to 4); any
 	// adds the tier and a GlobalNetworkSet.
 	GlobalPolicies int
+	// AdminPolicies adds an AdminNetworkPolicy, the BaselineAdminNetworkPolicy and a
+	// ClusterNetworkPolicy.
+	AdminPolicies bool
 }
 
 // VerdictScale is the cluster of the verdict and impact benchmarks: 10,000 pods in 500
@@ -111,6 +114,7 @@ func Generate(cfg Config) *Cluster {
 		c.byKey[[2]int{w.NS, w.Index}] = w
 	}
 	c.addGlobalPolicies()
+	c.addAdminPolicies()
 	return c
 }
 

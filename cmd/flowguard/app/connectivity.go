@@ -174,8 +174,12 @@ func writeConnectivity(w *bufio.Writer, format string, walk func(func(netpol.Con
 		return writeDot(w, walk)
 	}
 	return walk(func(e netpol.ConnectivityEdge) error {
-		_, err := fmt.Fprintf(w, "%s => %s : %s\n", peerText(e.Src), peerText(e.Dst), e.Conns)
-		return err
+		w.WriteString(peerText(e.Src))
+		w.WriteString(" => ")
+		w.WriteString(peerText(e.Dst))
+		w.WriteString(" : ")
+		w.WriteString(e.Conns.String())
+		return w.WriteByte('\n')
 	})
 }
 

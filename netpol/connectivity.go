@@ -259,7 +259,7 @@ func (cx *connectivity) side(self *class, dir Direction) *sideResult {
 			if dir == Egress {
 				selfSide = &rule.Src
 			}
-			if !rule.HTTP && selfSide.endpointMatches(self, dir == Egress) {
+			if !rule.HTTP && !rule.Src.hasPorts() && selfSide.endpointMatches(self, dir == Egress) {
 				r.active = append(r.active, rule)
 				r.sets = append(r.sets, cx.peerSet(rule, dir))
 			}
@@ -296,6 +296,11 @@ func (r *sideResult) towards(cx *connectivity, peer *class, pi int) (int32, Conn
 	r.memo[mask] = id
 	return id, c
 }
+
+// hasPorts reports whether the entity constrains ports. Connection sets carry destination
+// ports only, so the map leaves out rules on source ports (and HTTP rules): it shows what the
+// rules on destination ports and peers allow.
+func (en *Entity) hasPorts() bool { return len(en.Ports) > 0 || len(en.NotPorts) > 0 }
 
 // peerResolved reports whether a rule's ports are resolved on the destination endpoint.
 func peerResolved(r *Rule) bool {
@@ -345,7 +350,7 @@ func (cx *connectivity) endpoints(r *Rule, self, peer *class, dir Direction) boo
 	if dir == Egress {
 		src, dst = self, peer
 	}
-	if r.HTTP {
+	if r.HTTP || r.Src.hasPorts() {
 		return false
 	}
 	if r.IPVersion != 0 {

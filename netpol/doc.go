@@ -125,9 +125,14 @@
 // Semantics decided here, where Calico or Kubernetes leave a choice or flows lack data: a pod
 // without a known address never matches nets or ipBlocks (and never notNets); an endpoint
 // known only by a range (a network set, "pub", "pvt") is inside nets only when all of the
-// range is; a rule constraining source ports, an unknown destination port or an unknown ICMP
-// type never matches; HTTP rules never match; doNotTrack and preDNAT policies apply to host
-// endpoints only and are evaluated like the others; a policy naming a missing tier sits in an
+// range is; a rule constraining source ports matches a packet whose source port
+// the question gives (Packet.SrcPort) and not one it leaves unknown, a rule on an ICMP type
+// likewise, and a rule with an HTTP match never matches in the dataplane: when such a rule
+// comes before what decided, the decision says it depends on it (Decision.DependsOn, and
+// "! depends on" in explanations), so an outcome is never silently taken for certain; the
+// connectivity map, whose connection sets carry destination ports only, leaves source-port
+// and HTTP rules out; an unknown destination port matches no port rule; doNotTrack and
+// preDNAT policies apply to host endpoints only and are evaluated like the others; a policy naming a missing tier sits in an
 // unordered tier with default Deny; staged Learn acts like Set and Ignore takes no part; a
 // host endpoint without profiles denies what its policies leave undecided, and a host no
 // HostEndpoint object describes is not policed; a host-network pod is neither policed nor

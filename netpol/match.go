@@ -1,9 +1,13 @@
 package netpol
 
 // matches reports whether the rule matches a packet from src to dst.
-func (r *Rule) matches(src, dst *class, pkt *Packet) bool {
-	if r.HTTP {
-		// HTTP criteria need Calico's application layer; without it the rule matches nothing.
+func (r *Rule) matches(src, dst *class, pkt *Packet) bool { return r.match(src, dst, pkt, false) }
+
+// match is matches; lenient treats what the packet does not say (an HTTP match, an unknown
+// ICMP type or source port) as matching, to find the rules a verdict depends on.
+func (r *Rule) match(src, dst *class, pkt *Packet, lenient bool) bool {
+	if r.HTTP && !lenient {
+		// HTTP criteria need Calico's application layer; the dataplane alone matches nothing.
 		return false
 	}
 	proto := uint8(pkt.Proto)
@@ -18,13 +22,30 @@ func (r *Rule) matches(src, dst *class, pkt *Packet) bool {
 			return false
 		}
 	}
-	if r.ICMP != nil && !r.ICMP.matches(pkt) {
+	unknownICMP := lenient && pkt.ICMPType < 0
+	if r.ICMP != nil && !unknownICMP && !r.ICMP.matches(pkt) {
 		return false
 	}
-	if r.NotICMP != nil && (pkt.ICMPType < 0 || r.NotICMP.matches(pkt)) {
+	if r.NotICMP != nil && !unknownICMP && (pkt.ICMPType < 0 || r.NotICMP.matches(pkt)) {
 		return false
 	}
-	return r.Src.matches(src, pkt, true) && r.Dst.matches(dst, pkt, false)
+	return r.Src.matches(src, pkt, true, lenient) && r.Dst.matches(dst, pkt, false, lenient)
+}
+
+// undecided says what a rule that does not match a packet would need to be decided, when the
+// dataplane's view of the packet could make it match: "an HTTP match", "the ICMP type",
+// "the source port"; empty when the rule certainly does not match.
+func (r *Rule) undecided(src, dst *class, pkt *Packet) string {
+	if !r.match(src, dst, pkt, true) {
+		return ""
+	}
+	switch {
+	case r.HTTP:
+		return "an HTTP match, which Calico's application layer decides"
+	case (r.ICMP != nil || r.NotICMP != nil) && pkt.ICMPType < 0:
+		return "the ICMP type and code, which the question does not give"
+	}
+	return "the source port, which the question does not give"
 }
 
 func (m *ICMPMatch) matches(pkt *Packet) bool {
@@ -64,13 +85,22 @@ func family(src, dst *class) int {
 }
 
 // matches reports whether the endpoint c, on the source (isSrc) or destination side of pkt,
-// satisfies every constraint of the entity.
-func (en *Entity) matches(c *class, pkt *Packet, isSrc bool) bool {
+// satisfies every constraint of the entity. Source ports are checked against pkt.SrcPort; an
+// unknown one (0) matches only when lenient.
+func (en *Entity) matches(c *class, pkt *Packet, isSrc, lenient bool) bool {
 	if !en.endpointMatches(c, isSrc) {
 		return false
 	}
 	if isSrc {
-		return true
+		if len(en.Ports) == 0 && len(en.NotPorts) == 0 {
+			return true
+		}
+		if pkt.SrcPort == 0 {
+			return lenient
+		}
+		sp := *pkt
+		sp.Port = sp.SrcPort
+		return (len(en.Ports) == 0 || portsMatch(en.Ports, c, &sp)) && (len(en.NotPorts) == 0 || !portsMatch(en.NotPorts, c, &sp))
 	}
 	if en.Services != nil && !c.servesPort(en.Services, pkt) {
 		return false
@@ -85,8 +115,7 @@ func (en *Entity) matches(c *class, pkt *Packet, isSrc bool) bool {
 }
 
 // endpointMatches checks the constraints that do not depend on the packet: peers, nets,
-// selectors, service accounts and Service membership. Source port constraints never hold,
-// because flows do not keep source ports.
+// selectors, service accounts and Service membership.
 func (en *Entity) endpointMatches(c *class, isSrc bool) bool {
 	if en.Peers != nil && !en.peersMatch(c) {
 		return false
@@ -108,9 +137,6 @@ func (en *Entity) endpointMatches(c *class, isSrc bool) bool {
 		}
 	}
 	if en.Services != nil && c.service(en.Services) == nil {
-		return false
-	}
-	if isSrc && (len(en.Ports) > 0 || len(en.NotPorts) > 0) {
 		return false
 	}
 	return true

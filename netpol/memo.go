@@ -20,6 +20,7 @@ type compactHit struct {
 	rule   int32
 	reason Reason
 	action Action
+	dep    *Dependency
 }
 
 type compactVerdict struct{ egress, ingress compactHit }
@@ -55,8 +56,9 @@ func (m *memo) put(k uint64, v compactVerdict) {
 	m.mu.Unlock()
 }
 
-func compact(h Hit) compactHit {
-	return compactHit{policy: h.Policy, rule: int32(h.RuleIndex), reason: h.Reason, action: h.Action}
+func compact(d Decision) compactHit {
+	h := d.Hit
+	return compactHit{policy: h.Policy, rule: int32(h.RuleIndex), reason: h.Reason, action: h.Action, dep: d.DependsOn}
 }
 
 func (c compactHit) decision() Decision {
@@ -64,7 +66,7 @@ func (c compactHit) decision() Decision {
 	if c.policy != nil {
 		h.Tier = c.policy.Tier
 	}
-	return Decision{Allowed: c.action == ActionAllow, Hit: h}
+	return Decision{Allowed: c.action == ActionAllow, Hit: h, DependsOn: c.dep}
 }
 
 func (c compactVerdict) verdict() Verdict {

@@ -86,11 +86,20 @@ func (d Decision) MarshalJSON() ([]byte, error) {
 	if trace == nil {
 		trace = []Hit{d.Hit}
 	}
+	type dependsJSON struct {
+		On   string `json:"on"`
+		Rule Hit    `json:"rule"`
+	}
+	var dep *dependsJSON
+	if d.DependsOn != nil {
+		dep = &dependsJSON{On: d.DependsOn.On, Rule: d.DependsOn.Hit}
+	}
 	return json.Marshal(struct {
-		Allowed   bool  `json:"allowed"`
-		DecidedBy Hit   `json:"decidedBy"`
-		Trace     []Hit `json:"trace"`
-	}{d.Allowed, d.Hit, trace})
+		Allowed   bool         `json:"allowed"`
+		DecidedBy Hit          `json:"decidedBy"`
+		Trace     []Hit        `json:"trace"`
+		DependsOn *dependsJSON `json:"dependsOn,omitempty"`
+	}{d.Allowed, d.Hit, trace, dep})
 }
 
 // MarshalJSON writes {"allowed", "egress", "ingress"}.
@@ -125,6 +134,9 @@ func (v Verdict) String() string {
 		}
 		for _, h := range trace {
 			fmt.Fprintf(&b, "    - %s\n", h)
+		}
+		if dep := d.dec.DependsOn; dep != nil {
+			fmt.Fprintf(&b, "    ! depends on %s: %s (%s) is passed over without it\n", dep.On, dep.Hit, dep.Hit.Action)
 		}
 	}
 	return b.String()

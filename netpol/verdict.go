@@ -56,11 +56,24 @@ type Hit struct {
 // Decision is the outcome of one direction.
 type Decision struct {
 	Allowed bool
+	// DependsOn, when set, is the first rule evaluated before the deciding step that the
+	// dataplane's view of the packet cannot decide (an HTTP match; an ICMP type or source port
+	// the question does not give): had it matched, the outcome could differ.
+	DependsOn *Dependency
 	// Hit is what decided.
 	Hit Hit
 	// Trace is every step in order, Log and Pass hits included; only Explain fills it.
 	Trace []Hit
 }
+
+// Dependency is a rule a decision passed over without knowing whether it matches.
+type Dependency struct {
+	Hit Hit    // the rule, as it would have hit
+	On  string // what deciding it needs
+}
+
+// Depends reports whether either direction depends on a rule it could not decide.
+func (v Verdict) Depends() bool { return v.Egress.DependsOn != nil || v.Ingress.DependsOn != nil }
 
 // Verdict is the outcome for a connection: allowed only if both egress at the source and
 // ingress at the destination allow it.
@@ -76,9 +89,13 @@ type Packet struct {
 	// Port is the destination port; 0 when unknown or the protocol has none. A rule that
 	// constrains ports never matches an unknown port.
 	Port uint16
-	// ICMPType and ICMPCode are -1 when unknown; a rule that constrains them never matches
-	// an unknown type.
+	// ICMPType and ICMPCode are -1 when unknown; a rule that constrains them does not match
+	// an unknown type, and a verdict it could have changed says it depends on it.
 	ICMPType, ICMPCode int16
+	// SrcPort is the source port; 0 when unknown (flows aggregate it away), in which case a
+	// rule constraining source ports does not match and a verdict it could have changed says
+	// it depends on it.
+	SrcPort uint16
 }
 
 // TCP, UDP and SCTP build a Packet to a port.
@@ -134,13 +151,18 @@ func (e *Engine) explain(v view, src, dst *Endpoint, pkt Packet) Verdict {
 }
 
 func (e *Engine) verdict(v view, s, d *class, pkt Packet) Verdict {
+	if pkt.SrcPort != 0 {
+		// Source ports are not in the memo's key: such questions are rare and evaluated fresh.
+		eg, in := e.decide(v, Egress, s, d, &pkt, nil), e.decide(v, Ingress, s, d, &pkt, nil)
+		return Verdict{Allowed: eg.Allowed && in.Allowed, Egress: eg, Ingress: in}
+	}
 	k := memoKey(v, d, &pkt)
 	if out, ok := s.memo.get(k); ok {
 		return out.verdict()
 	}
 	eg := e.decide(v, Egress, s, d, &pkt, nil)
 	in := e.decide(v, Ingress, s, d, &pkt, nil)
-	s.memo.put(k, compactVerdict{egress: compact(eg.Hit), ingress: compact(in.Hit)})
+	s.memo.put(k, compactVerdict{egress: compact(eg), ingress: compact(in)})
 	return Verdict{Allowed: eg.Allowed && in.Allowed, Egress: eg, Ingress: in}
 }
 
@@ -170,6 +192,7 @@ func (e *Engine) decide(v view, dir Direction, src, dst *class, pkt *Packet, tra
 		return Decision{Allowed: h.Action == ActionAllow, Hit: h}
 	}
 	tiers := e.policies(v).tiers
+	var dep *Dependency
 	for i := 0; i < len(pols); {
 		tier := pols[i].Tier
 		j := i
@@ -182,13 +205,18 @@ func (e *Engine) decide(v view, dir Direction, src, dst *class, pkt *Packet, tra
 			for ri := range p.Rules[dir] {
 				r := &p.Rules[dir][ri]
 				if !r.matches(src, dst, pkt) {
+					if dep == nil && r.Action != ActionLog {
+						if on := r.undecided(src, dst, pkt); on != "" {
+							dep = &Dependency{Hit: Hit{Reason: ReasonRule, Action: r.Action, Tier: tier, Policy: p, RuleIndex: r.Index}, On: on}
+						}
+					}
 					continue
 				}
 				h := Hit{Reason: ReasonRule, Action: r.Action, Tier: tier, Policy: p, RuleIndex: r.Index}
 				note(h)
 				switch r.Action {
 				case ActionAllow, ActionDeny:
-					return Decision{Allowed: r.Action == ActionAllow, Hit: h}
+					return Decision{Allowed: r.Action == ActionAllow, Hit: h, DependsOn: dep}
 				case ActionPass:
 					passed = true
 					break tierLoop
@@ -199,14 +227,14 @@ func (e *Engine) decide(v view, dir Direction, src, dst *class, pkt *Packet, tra
 			h := Hit{Reason: ReasonTierDefault, Action: tiers[tier].DefaultAction, Tier: tier, Policy: pols[j-1], RuleIndex: -1}
 			note(h)
 			if h.Action == ActionDeny {
-				return Decision{Allowed: false, Hit: h}
+				return Decision{Allowed: false, Hit: h, DependsOn: dep}
 			}
 		}
 		i = j
 	}
 	h := e.profile(self, ReasonProfile)
 	note(h)
-	return Decision{Allowed: h.Action == ActionAllow, Hit: h}
+	return Decision{Allowed: h.Action == ActionAllow, Hit: h, DependsOn: dep}
 }
 
 // profile is the last word: Kubernetes namespaces' profiles allow; a host endpoint allows only

@@ -3,7 +3,9 @@
 # description: >-
 #   A rule that allows traffic from (or to) anywhere on any port gives the policy no effect in
 #   that direction: an empty from/to, 0.0.0.0/0 or ::/0, a namespaceSelector {} without a
-#   podSelector, or a Calico rule with no source/destination restriction, with no ports.
+#   podSelector, or a Calico rule with no source/destination restriction, with no ports; for the
+#   admin policy kinds, an Allow (Accept) rule with namespaces {} or networks 0.0.0.0/0 or ::/0
+#   and no ports: it overrides every namespace's own policies for that traffic.
 # custom:
 #   id: allow-all
 #   severity: high
@@ -12,6 +14,9 @@
 #     - NetworkPolicy
 #     - projectcalico.org/NetworkPolicy
 #     - projectcalico.org/GlobalNetworkPolicy
+#     - policy.networking.k8s.io/AdminNetworkPolicy
+#     - policy.networking.k8s.io/BaselineAdminNetworkPolicy
+#     - policy.networking.k8s.io/ClusterNetworkPolicy
 #     - audit
 package flowguard.lib.allow_all
 

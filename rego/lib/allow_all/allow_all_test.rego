@@ -86,3 +86,27 @@ test_the_message_names_what_the_policy_applies_to if {
 	some c in msgs(calico)
 	contains(c, "the peers and ports endpoints where role == 'edge' need")
 }
+
+admin_policy(kind, spec) := {
+	"apiVersion": "policy.networking.k8s.io/v1alpha1",
+	"kind": kind,
+	"metadata": {"name": "open"},
+	"spec": object.union({"priority": 10, "subject": {"namespaces": {}}}, spec),
+}
+
+test_admin_allow_from_every_namespace if {
+	obj := admin_policy("AdminNetworkPolicy", {"ingress": [{"action": "Allow", "from": [{"namespaces": {}}]}]})
+	msgs(obj) == {"AdminNetworkPolicy open: ingress rule spec.ingress[0] admits every peer on every port (spec.ingress[0].from[0] is namespaces {} (every pod in every namespace); no ports are listed). Restrict it to the peers and ports the pods of its subject need (`flowguard recommend` learns them from observed traffic)."}
+}
+
+test_cluster_network_policy_accept_to_the_world if {
+	obj := object.union(admin_policy("ClusterNetworkPolicy", {"tier": "Admin", "egress": [{"action": "Accept", "to": [{"networks": ["0.0.0.0/0"]}]}]}), {"apiVersion": "policy.networking.k8s.io/v1alpha2"})
+	some v in allow_all.violation with input as review(obj)
+	v.details.peers == "spec.egress[0].to[0] is networks 0.0.0.0/0"
+}
+
+test_admin_deny_or_narrow_allow_is_fine if {
+	count(msgs(admin_policy("AdminNetworkPolicy", {"ingress": [{"action": "Deny", "from": [{"namespaces": {}}]}]}))) == 0
+	count(msgs(admin_policy("AdminNetworkPolicy", {"ingress": [{"action": "Allow", "from": [{"namespaces": {"matchLabels": {"team": "a"}}}]}]}))) == 0
+	count(msgs(admin_policy("AdminNetworkPolicy", {"ingress": [{"action": "Allow", "from": [{"namespaces": {}}], "ports": [{"portNumber": {"protocol": "TCP", "port": 53}}]}]}))) == 0
+}

@@ -5,6 +5,10 @@ package flowguard.policy
 # is_calico is true for projectcalico.org objects.
 is_calico(obj) if startswith(obj.apiVersion, "projectcalico.org/")
 
+# is_admin is true for the Kubernetes admin policy kinds (AdminNetworkPolicy,
+# BaselineAdminNetworkPolicy, ClusterNetworkPolicy).
+is_admin(obj) if startswith(obj.apiVersion, "policy.networking.k8s.io/")
+
 # describe names an object for messages: "NetworkPolicy shop/web", "Calico NetworkPolicy
 # shop/web", "GlobalNetworkPolicy allow-dns", "Namespace shop".
 describe(obj) := sprintf("%s %s", [kind_label(obj), name(obj)])
@@ -31,6 +35,8 @@ name(obj) := sprintf("%s/%s", [ns, obj.metadata.name]) if {
 #   ports       the ports list (Kubernetes ports; Calico destination.ports)
 #   not_ports   Calico destination.notPorts
 #   protocol    Calico: the rule's protocol ("" when it has none); Kubernetes: ""
+#   admin       whether the admin policy kinds' shape applies (peers: from/to entries of
+#               namespaces, pods, networks; ports: ports or protocols); Accept reads as Allow
 rules(obj) := {r |
 	some direction in {"ingress", "egress"}
 	some i, rule in object.get(obj.spec, direction, [])
@@ -56,7 +62,30 @@ normalise(obj, direction, i, rule) := {
 	"ports": object.get(rule, "ports", []),
 	"not_ports": [],
 	"protocol": "",
-} if not is_calico(obj)
+	"admin": false,
+} if {
+	not is_calico(obj)
+	not is_admin(obj)
+}
+
+normalise(obj, direction, i, rule) := {
+	"direction": direction,
+	"index": i,
+	"path": sprintf("spec.%s[%d]", [direction, i]),
+	"action": admin_action(rule.action),
+	"calico": false,
+	"admin": true,
+	"peer_field": k8s_peer_field[direction],
+	"peers": object.get(rule, k8s_peer_field[direction], []),
+	"peer": {},
+	"ports": object.get(rule, "ports", object.get(rule, "protocols", [])),
+	"not_ports": [],
+	"protocol": "",
+} if is_admin(obj)
+
+admin_action("Accept") := "Allow"
+
+admin_action(a) := a if a != "Accept"
 
 normalise(obj, direction, i, rule) := {
 	"direction": direction,
@@ -70,6 +99,7 @@ normalise(obj, direction, i, rule) := {
 	"ports": object.get(rule, ["destination", "ports"], []),
 	"not_ports": object.get(rule, ["destination", "notPorts"], []),
 	"protocol": object.get(rule, "protocol", ""),
+	"admin": false,
 } if {
 	is_calico(obj)
 	peer := object.get(rule, calico_peer_field[direction], {})
@@ -159,7 +189,9 @@ port_text(r, p) := sprintf("%s/%v-%v", [object.get(p, "protocol", "TCP"), p.port
 
 # subject_text names what a policy applies to: "pods app=web", "every pod in namespace shop",
 # "endpoints where app == 'web'".
-subject_text(obj) := sprintf("every pod in namespace %s", [obj.metadata.namespace]) if {
+subject_text(obj) := "the pods of its subject" if {
+	is_admin(obj)
+} else := sprintf("every pod in namespace %s", [obj.metadata.namespace]) if {
 	not is_calico(obj)
 	selection_text("pods", "", obj.spec.podSelector) == ""
 } else := selection_text("pods", "", obj.spec.podSelector) if {
@@ -191,13 +223,26 @@ wide_peers(r, max_prefix) := concat("; ", sort(reasons)) if {
 # open_peers are the reasons a rule admits every peer.
 open_peers(r) := {sprintf("no %s peers are listed", [r.peer_field])} if {
 	not r.calico
+	not r.admin
 	count(r.peers) == 0
 } else := {sprintf("%s.%s[%d] is %s", [r.path, r.peer_field, i, why]) |
-	not r.calico
 	some i, p in r.peers
 	why := open_k8s_peer(p)
 } if {
 	not r.calico
+	not r.admin
+}
+
+open_peers(r) := {sprintf("%s.%s[%d] is %s", [r.path, r.peer_field, i, why]) |
+	some i, p in r.peers
+	why := open_admin_peer(p)
+} if r.admin
+
+open_admin_peer(p) := "namespaces {} (every pod in every namespace)" if {
+	count(p.namespaces) == 0
+} else := sprintf("networks %s", [cidr]) if {
+	some cidr in object.get(p, "networks", [])
+	cidr in {"0.0.0.0/0", "::/0"}
 }
 
 open_peers(r) := {sprintf("%s.%s has no selector, namespaceSelector, nets, serviceAccounts or services", [r.path, r.peer_field])} if {

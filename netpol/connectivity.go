@@ -72,7 +72,7 @@ func (e *Engine) ConnectivityFunc(emit func(ConnectivityEdge) error) error {
 	}
 	names := make(map[*Workload]string, len(workloads))
 	for _, w := range workloads {
-		names[w] = w.WorkloadRef.String()
+		names[w] = w.String()
 	}
 	slices.SortFunc(workloads, func(a, b *Workload) int { return strings.Compare(names[a], names[b]) })
 	classOf := make(map[*Workload]int, len(workloads))
@@ -90,7 +90,6 @@ func (e *Engine) ConnectivityFunc(emit func(ConnectivityEdge) error) error {
 	if err := emitSorted(inbound, emit); err != nil {
 		return err
 	}
-	inbound = nil
 
 	for _, sw := range workloads {
 		s := cx.classes[classOf[sw]]

@@ -17,7 +17,7 @@ import (
 // (policy.networking.k8s.io v1alpha1 and v1alpha2) and flowguard's own.
 func NewScheme() (*runtime.Scheme, error) {
 	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, calicov3.AddToScheme, anp.AddToScheme, cnp.AddToScheme, v1alpha1.AddToScheme} {
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, calicov3.AddToScheme, anp.Install, cnp.Install, v1alpha1.AddToScheme} {
 		if err := add(s); err != nil {
 			return nil, fmt.Errorf("build scheme: %w", err)
 		}

@@ -2,14 +2,14 @@ package cluster
 
 import (
 	"fmt"
-	anp "sigs.k8s.io/network-policy-api/apis/v1alpha1"
-	cnp "sigs.k8s.io/network-policy-api/apis/v1alpha2"
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	calicov3 "github.com/projectcalico/api/pkg/apis/projectcalico/v3"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	anp "sigs.k8s.io/network-policy-api/apis/v1alpha1"
+	cnp "sigs.k8s.io/network-policy-api/apis/v1alpha2"
 
 	flowguardv1alpha1 "github.com/flowguard/flowguard/api/v1alpha1"
 )
@@ -24,8 +24,8 @@ func NewScheme() (*runtime.Scheme, error) {
 		"flowguard.dev":                     flowguardv1alpha1.AddToScheme,
 		"projectcalico.org":                 calicov3.AddToScheme,
 		"cert-manager.io":                   cmapi.AddToScheme,
-		"policy.networking.k8s.io/v1alpha1": anp.AddToScheme,
-		"policy.networking.k8s.io/v1alpha2": cnp.AddToScheme,
+		"policy.networking.k8s.io/v1alpha1": anp.Install,
+		"policy.networking.k8s.io/v1alpha2": cnp.Install,
 	} {
 		if err := add(scheme); err != nil {
 			return nil, fmt.Errorf("register %s types: %w", name, err)

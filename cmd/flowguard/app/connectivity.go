@@ -139,7 +139,9 @@ func writeConnectivity(w *bufio.Writer, format string, walk func(func(netpol.Con
 			if first {
 				sep, first = "\n  ", false
 			}
-			w.WriteString(sep)
+			if _, err := w.WriteString(sep); err != nil {
+				return err
+			}
 			_, err = w.Write(b)
 			return err
 		})
@@ -174,11 +176,12 @@ func writeConnectivity(w *bufio.Writer, format string, walk func(func(netpol.Con
 		return writeDot(w, walk)
 	}
 	return walk(func(e netpol.ConnectivityEdge) error {
-		w.WriteString(peerText(e.Src))
-		w.WriteString(" => ")
-		w.WriteString(peerText(e.Dst))
-		w.WriteString(" : ")
-		w.WriteString(e.Conns.String())
+		// bufio.Writer keeps its first error and returns it from every later write.
+		_, _ = w.WriteString(peerText(e.Src))
+		_, _ = w.WriteString(" => ")
+		_, _ = w.WriteString(peerText(e.Dst))
+		_, _ = w.WriteString(" : ")
+		_, _ = w.WriteString(e.Conns.String())
 		return w.WriteByte('\n')
 	})
 }

@@ -2,6 +2,7 @@ package flows
 
 import (
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -194,6 +195,15 @@ func valueError(field, msg string, at int) error {
 	return &ParseError{Reason: ReasonValue, Field: field, Offset: at, Msg: msg}
 }
 
+// ownField copies the Field of a ParseError made from a view of the read buffer (bstr): the
+// caller may keep the error after the buffer holds the next line.
+func ownField(err error) error {
+	if pe, ok := errors.AsType[*ParseError](err); ok {
+		pe.Field = strings.Clone(pe.Field)
+	}
+	return err
+}
+
 // inField names the field in a scanner error that lacks one.
 func inField(err error, field string) error {
 	if pe, ok := errors.AsType[*ParseError](err); ok && pe.Field == "" {
@@ -285,7 +295,7 @@ func (p *Parser) uint(field string) (uint64, error) {
 func (p *Parser) addCounter(field []byte, dst *uint64) error {
 	n, err := p.uint(bstr(field))
 	*dst += n
-	return err
+	return ownField(err)
 }
 
 func (p *Parser) port(field string) (uint16, error) {

@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -161,5 +162,42 @@ func TestParserInternsRepeatedValues(t *testing.T) {
 	allocs := testing.AllocsPerRun(100, func() { _ = p.ParseCalico(line, &a) })
 	if allocs != 0 {
 		t.Errorf("parsing a record seen before allocates %v times, want 0", allocs)
+	}
+}
+
+// A kept error names its field after the read buffer holds the next line: the parsers view
+// field names in the buffer while they read, and must copy the one an error keeps.
+func TestParseErrorKeepsItsFieldAcrossBufferReuse(t *testing.T) {
+	gold, err := os.ReadFile("testdata/goldmane/emitter.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	goldmaneLine, _, _ := strings.Cut(string(gold), "\n")
+	tests := map[string]struct {
+		line  string
+		parse func(*Parser, []byte, *Record) error
+		field string
+	}{
+		"Calico flow log": {line: strings.Replace(goodLine, `"bytes_out":2`, `"bytes_out":-2`, 1),
+			parse: (*Parser).ParseCalico, field: "bytes_out"},
+		"Goldmane JSON": {line: strings.Replace(goldmaneLine, `"packets_out":41`, `"packets_out":"many"`, 1),
+			parse: (*Parser).ParseGoldmane, field: "packets_out"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			var rec Record
+			buf := []byte(tc.line)
+			err := tc.parse(NewParser(), buf, &rec)
+			pe, ok := parseErrorOf(err)
+			if !ok || pe.Field != tc.field {
+				t.Fatalf("error = %v, want one about %s", err, tc.field)
+			}
+			for i := range buf {
+				buf[i] = 'x' // the reader's next line
+			}
+			if pe.Field != tc.field {
+				t.Errorf("kept error's field = %q after the buffer was reused, want %q", pe.Field, tc.field)
+			}
+		})
 	}
 }

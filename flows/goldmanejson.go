@@ -247,7 +247,7 @@ func (p *Parser) gmInt(field string) (int64, error) {
 func (p *Parser) gmCounter(field []byte, dst *uint64) error {
 	n, err := p.gmUint(bstr(field))
 	*dst += n
-	return err
+	return ownField(err)
 }
 
 func (p *Parser) gmTime(field string) (time.Time, error) {

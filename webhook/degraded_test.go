@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -179,6 +180,47 @@ func TestHandlerPanicInACheckBecomesAnErrorResponse(t *testing.T) {
 			}
 			if got := testutil.CollectAndCount(m.duration); got != 1 {
 				t.Errorf("a panicked request must still be timed; duration series = %d", got)
+			}
+		})
+	}
+}
+
+// A request flowguard cannot decode is its own failure, not the user's: admitted with a warning
+// by default, refused with --fail-closed-on-error, and counted either way.
+func TestHandlerUndecodableRequestFollowsFailClosedOnError(t *testing.T) {
+	tests := map[string]struct {
+		failClosed  bool
+		wantAllowed bool
+		wantWarning []string
+	}{
+		"admitted with a warning by default":  {wantAllowed: true, wantWarning: []string{"flowguard could not check this change (decode NetworkPolicy api: object: decode metadata:"}},
+		"refused with --fail-closed-on-error": {failClosed: true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			cfg := DefaultConfig("flowguard-system")
+			cfg.FailClosed.OnError = tc.failClosed
+			d := &ruleDecider{rules: testRules(), graphLoaded: true}
+			h, m := newTestHandler(t, d, cfg)
+			req := newRequest(t, gvkNetworkPolicy, admissionv1.Create, narrowPolicy, "")
+			req.Object.Raw = []byte(`{"metadata": {"name": "api", "labels": ["not", "a", "map"]}}`)
+			resp := h.Handle(context.Background(), req)
+			if resp.Allowed != tc.wantAllowed || resp.Result == nil || resp.Result.Code != 500 {
+				t.Fatalf("allowed = %v, result %+v; want allowed %v with code 500", resp.Allowed, resp.Result, tc.wantAllowed)
+			}
+			if !tc.wantAllowed && !strings.Contains(resp.Result.Message, "decode NetworkPolicy") {
+				t.Errorf("message = %q, want it to name the decode failure", resp.Result.Message)
+			}
+			for _, w := range tc.wantWarning {
+				if len(resp.Warnings) != 1 || !strings.Contains(resp.Warnings[0], w) {
+					t.Errorf("warnings = %q, want one containing %q", resp.Warnings, w)
+				}
+			}
+			if got := testutil.ToFloat64(m.evalErrors.WithLabelValues(reasonError)); got != 1 {
+				t.Errorf("evaluation errors counted = %v, want 1", got)
+			}
+			if len(d.called()) != 0 {
+				t.Error("rules ran over an object that did not decode")
 			}
 		})
 	}

@@ -109,7 +109,12 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) (resp admis
 	}
 	r, err := newReview(&req, kind)
 	if err != nil {
-		return admission.Errored(http.StatusBadRequest, fmt.Errorf("decode %s %s: %w", name, req.Name, err))
+		// The API server has already checked the object against its schema: what flowguard
+		// cannot read is flowguard's failure (a version it does not know, say), not the user's,
+		// and it follows --fail-closed-on-error like any other.
+		h.metrics.evalErrors.WithLabelValues(reasonError).Inc()
+		log.Error(err, "Admission request does not decode")
+		return h.internalError(fmt.Errorf("decode %s %s: %w", name, req.Name, err))
 	}
 	if r.skipCheaply() {
 		return admission.Allowed("")

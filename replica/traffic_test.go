@@ -180,15 +180,7 @@ func TestLoadSnapshot(t *testing.T) {
 		}
 		return path
 	}
-	readOnly := func(t *testing.T, dir string) {
-		if os.Geteuid() == 0 {
-			t.Skip("root writes to read-only folders")
-		}
-		if err := os.Chmod(dir, 0o555); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = os.Chmod(dir, 0o755) })
-	}
+	readOnly := makeReadOnly
 	tests := map[string]struct {
 		setup                  func(t *testing.T, dir string) string
 		wantLoaded, wantWrites bool

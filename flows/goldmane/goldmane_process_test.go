@@ -35,12 +35,12 @@ type realGoldmane struct {
 }
 
 // goldmaneAssets returns the folder holding the goldmane and flowgen binaries, skipping the test
-// when it is not configured.
+// failing the test when it is not configured.
 func goldmaneAssets(t *testing.T) string {
 	t.Helper()
 	dir := os.Getenv("GOLDMANE_ASSETS")
 	if dir == "" {
-		t.Skip("GOLDMANE_ASSETS is not set: run hack/goldmane.sh and set it to the folder it prints (make test-e2e does both)")
+		t.Fatal("GOLDMANE_ASSETS is not set: run hack/goldmane.sh and set it to the folder it prints (make test-e2e does both)")
 	}
 	return dir
 }

@@ -133,7 +133,7 @@ func newGoldmaneServer(t *testing.T, pki *goldmanePKI, window time.Duration) *go
 	t.Helper()
 	dir := os.Getenv("GOLDMANE_ASSETS")
 	if dir == "" {
-		t.Skip("GOLDMANE_ASSETS is not set: run hack/goldmane.sh and set it to the folder it prints (make test-e2e does both)")
+		t.Fatal("GOLDMANE_ASSETS is not set: run hack/goldmane.sh and set it to the folder it prints (make test-e2e does both)")
 	}
 	g := &goldmaneServer{t: t, bin: filepath.Join(dir, "goldmane"), pki: pki, port: freePort(t), window: window}
 	t.Cleanup(func() {

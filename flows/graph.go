@@ -211,6 +211,12 @@ func (g *Graph) add(r *Record, horizon int64) bool {
 		return false
 	}
 	idx := t / g.width
+	// A record that ends on a bucket boundary belongs to the bucket it covers: Felix's hourly
+	// records [00:00, 01:00) land in the 00:00 bucket, so a window ending at the newest record's
+	// end holds that record.
+	if t%g.width == 0 && r.Start.Unix() < t && idx > 0 {
+		idx--
+	}
 	if idx < horizon {
 		g.expired.Add(1)
 		return false

@@ -34,7 +34,12 @@ type auditJSON struct {
 		Resource struct {
 			Kind, Namespace, Name string
 		} `json:"resource"`
-		Message string `json:"message"`
+		Message  string `json:"message"`
+		Evidence struct {
+			Flows []struct {
+				Count int `json:"count"`
+			} `json:"flows"`
+		} `json:"evidence"`
 	} `json:"findings"`
 }
 

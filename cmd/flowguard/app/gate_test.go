@@ -2,6 +2,7 @@ package app
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -172,4 +173,64 @@ func readString(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestGateCountsAgree holds audit, check and flows summarize to the same counts: the window ends
+// at the newest record's end and holds it, on the shop's hourly records and on the same records
+// moved off the hour.
+func TestGateCountsAgree(t *testing.T) {
+	shifted := filepath.Join(t.TempDir(), "shifted.jsonl")
+	var out strings.Builder
+	for line := range strings.Lines(readString(t, shopFlows)) {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatal(err)
+		}
+		rec["start_time"] = rec["start_time"].(float64) + 1037
+		rec["end_time"] = rec["end_time"].(float64) + 1037
+		b, _ := json.Marshal(rec)
+		out.Write(append(b, '\n'))
+	}
+	writeFile(t, filepath.Dir(shifted), filepath.Base(shifted), out.String())
+
+	for name, logs := range map[string]string{"shop": shopFlows, "shop moved off the hour": shifted} {
+		t.Run(name, func(t *testing.T) {
+			res := runBinary(t, "flows", "summarize", "--flows", logs, "-o", "json")
+			res.expect(t, ExitOK, nil, nil)
+			var sum struct {
+				Edges []struct {
+					Source, Destination struct{ Name string }
+					Action, Reporter    string
+					Flows               int
+				}
+			}
+			if err := json.Unmarshal([]byte(res.stdout), &sum); err != nil {
+				t.Fatal(err)
+			}
+			counts := map[string]int{}
+			for _, e := range sum.Edges {
+				counts[e.Source.Name+" -> "+e.Destination.Name+" "+e.Action+" "+e.Reporter] = e.Flows
+			}
+			pubWeb := counts["pub -> web-6d4cf56db6-* allow dst"]
+			webLedger := counts["web-6d4cf56db6-* -> ledger-* deny dst"]
+			if pubWeb != 2880 || webLedger != 8 {
+				t.Fatalf("summarize: pub -> web %d, web -> ledger denied %d; want 2880 and 8 (%v)", pubWeb, webLedger, counts)
+			}
+
+			runBinary(t, "check", "-f", shopDir, "--flows", logs, "--change", shopBreaking).
+				expect(t, ExitFailed, []string{fmt.Sprintf("pub -> storefront/web-6d4cf56db6-*:8080/TCP (%d connections", pubWeb)}, nil)
+
+			doc := runAuditJSON(t, "-f", shopDir, "--flows", logs)
+			got := map[string]int{}
+			for _, f := range doc.Findings {
+				for _, fl := range f.Evidence.Flows {
+					got[f.Rule] += fl.Count
+				}
+			}
+			if got["staged-would-break"] != pubWeb || got["denied-traffic"] != webLedger {
+				t.Errorf("audit counts: staged-would-break %d, denied-traffic %d; want %d and %d",
+					got["staged-would-break"], got["denied-traffic"], pubWeb, webLedger)
+			}
+		})
+	}
 }

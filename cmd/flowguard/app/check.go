@@ -151,6 +151,10 @@ func runCheck(ctx context.Context, o *CheckOptions, stdout, stderr io.Writer) er
 	if now.IsZero() {
 		now = in.Newest
 	}
+	// The change is decoded as strictly as -f: a misspelt field must not pass as an empty one.
+	if _, err := netpol.LoadWith(netpol.LoadOptions{Recursive: true}, o.Changes...); err != nil {
+		return badInput(fmt.Errorf("read --change: %w", err))
+	}
 	changes, err := readObjects(o.Changes)
 	if err != nil {
 		return badInput(err)

@@ -234,3 +234,17 @@ func TestGateCountsAgree(t *testing.T) {
 		})
 	}
 }
+
+// TestGateStrictChange shows --change decoded as strictly as -f: a misspelt field is an error
+// naming the file, the line and the field.
+func TestGateStrictChange(t *testing.T) {
+	typo := writeFile(t, t.TempDir(), "typo.yaml", `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny-web, namespace: storefront}
+spec:
+  podSelecter: {matchLabels: {app: web}}
+  policyTypes: [Ingress]
+`)
+	runBinary(t, "check", "-f", shopDir, "--flows", shopFlows, "--change", typo).
+		expect(t, ExitBadInput, nil, []string{"read --change: ", typo + ":1", `unknown field "spec.podSelecter"`})
+}

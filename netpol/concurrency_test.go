@@ -1,6 +1,7 @@
 package netpol
 
 import (
+	"context"
 	"sync"
 	"testing"
 )
@@ -36,7 +37,7 @@ func TestEngineConcurrentUse(t *testing.T) {
 				t.Error(err)
 				return
 			}
-			if len(Impact(e, after, conns)) == 0 {
+			if ics, err := Impact(context.Background(), e, after, conns); err != nil || len(ics) == 0 {
 				t.Error("allowing everything changed nothing")
 			}
 			e.Connectivity()

@@ -1,6 +1,7 @@
 package netpol_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -71,10 +72,18 @@ func TestDerivedEngineEqualsRebuilt(t *testing.T) {
 					}
 				}
 			}
-			for view, impact := range map[string]func(before, after *netpol.Engine, conns []netpol.Connection) []netpol.ImpactedConnection{
+			for view, impact := range map[string]func(context.Context, *netpol.Engine, *netpol.Engine, []netpol.Connection) ([]netpol.ImpactedConnection, error){
 				"Impact": netpol.Impact, "PendingImpact": netpol.PendingImpact,
 			} {
-				got, want := impactText(impact(before, after, conns)), impactText(impact(rebuiltBefore, rebuilt, conns))
+				derived, err := impact(context.Background(), before, after, conns)
+				if err != nil {
+					t.Fatal(err)
+				}
+				fromRebuilt, err := impact(context.Background(), rebuiltBefore, rebuilt, conns)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, want := impactText(derived), impactText(fromRebuilt)
 				if i := firstDifference(got, want); i >= 0 {
 					t.Fatalf("%s: %s of the derived engine (%d connections) differs from that of rebuilt ones (%d) at %d:\nderived %s\nrebuilt %s",
 						name, view, len(got), len(want), i, at(got, i), at(want, i))

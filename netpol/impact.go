@@ -1,6 +1,10 @@
 package netpol
 
-import "net/netip"
+import (
+	"context"
+	"fmt"
+	"net/netip"
+)
 
 // Connection is a question to ask both engines: traffic from Src to Dst with Packet. Callers
 // holding flows build one per aggregated edge, sharing Endpoint pointers between connections
@@ -24,18 +28,36 @@ type ImpactedConnection struct {
 // only connections whose endpoints the change can touch are evaluated: those the old or new
 // policy selects in a direction it has, those in a changed tier's reach, those in a namespace
 // whose objects changed, addresses in a changed set, and addresses that now belong to another
-// pod or host. Otherwise every connection is.
-func Impact(before, after *Engine, conns []Connection) []ImpactedConnection {
-	return impact(viewEnforced, before, after, conns)
+// pod or host. Otherwise every connection is. It checks ctx every checkEvery connections and
+// stops with an *ImpactStopped error once ctx is done.
+func Impact(ctx context.Context, before, after *Engine, conns []Connection) ([]ImpactedConnection, error) {
+	return impact(ctx, viewEnforced, before, after, conns)
 }
 
 // PendingImpact is Impact for the pending verdicts (staged policies enforced), which is what a
 // staged policy's creation or change affects.
-func PendingImpact(before, after *Engine, conns []Connection) []ImpactedConnection {
-	return impact(viewPending, before, after, conns)
+func PendingImpact(ctx context.Context, before, after *Engine, conns []Connection) ([]ImpactedConnection, error) {
+	return impact(ctx, viewPending, before, after, conns)
 }
 
-func impact(v view, before, after *Engine, conns []Connection) []ImpactedConnection {
+// checkEvery is how many connections Impact evaluates between looks at its context: a few
+// milliseconds of work at most, so an abandoned computation stops soon after its deadline.
+const checkEvery = 1024
+
+// ImpactStopped is the error of an Impact whose context ended before it was done.
+type ImpactStopped struct {
+	// Visited connections were examined out of Total.
+	Visited, Total int
+	Err            error
+}
+
+func (e *ImpactStopped) Error() string {
+	return fmt.Sprintf("impact stopped after %d of %d connections: %v", e.Visited, e.Total, e.Err)
+}
+
+func (e *ImpactStopped) Unwrap() error { return e.Err }
+
+func impact(ctx context.Context, v view, before, after *Engine, conns []Connection) ([]ImpactedConnection, error) {
 	changes, related := lineage(before, after)
 	t := toucher{v: v, e: before, changes: changes}
 	if related {
@@ -43,6 +65,11 @@ func impact(v view, before, after *Engine, conns []Connection) []ImpactedConnect
 	}
 	var changed []int
 	for i := range conns {
+		if i%checkEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, &ImpactStopped{Visited: i, Total: len(conns), Err: err}
+			}
+		}
 		c := &conns[i]
 		if related {
 			s, d := before.classOf(c.Src), before.classOf(c.Dst)
@@ -58,11 +85,16 @@ func impact(v view, before, after *Engine, conns []Connection) []ImpactedConnect
 		changed = append(changed, i)
 	}
 	if len(changed) == 0 {
-		return nil
+		return nil, nil
 	}
 	// Traces are made once the changed connections are known, into a slice of their number.
 	out := make([]ImpactedConnection, len(changed))
 	for j, i := range changed {
+		if j%checkEvery == checkEvery-1 {
+			if err := ctx.Err(); err != nil {
+				return nil, &ImpactStopped{Visited: len(conns), Total: len(conns), Err: err}
+			}
+		}
 		c := &conns[i]
 		out[j] = ImpactedConnection{
 			Index: i, Connection: *c,
@@ -70,7 +102,7 @@ func impact(v view, before, after *Engine, conns []Connection) []ImpactedConnect
 			After:  after.explain(v, c.Src, c.Dst, c.Packet),
 		}
 	}
-	return out
+	return out, nil
 }
 
 // addressMoved reports whether ep is an address whose pod or host may differ between the two

@@ -1,6 +1,7 @@
 package netpol_test
 
 import (
+	"context"
 	"slices"
 	"testing"
 
@@ -74,8 +75,8 @@ func TestIncrementalImpactEqualsFull(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			inc := netpol.Impact(before, after, conns)
-			full := netpol.Impact(netpol.NewEngine(c), netpol.NewEngine(after.Cluster()), conns)
+			inc := impactOf(t, before, after, conns)
+			full := impactOf(t, netpol.NewEngine(c), netpol.NewEngine(after.Cluster()), conns)
 			key := func(ics []netpol.ImpactedConnection) []int {
 				var out []int
 				for _, ic := range ics {
@@ -97,4 +98,14 @@ func TestIncrementalImpactEqualsFull(t *testing.T) {
 			}
 		})
 	}
+}
+
+// impactOf is netpol.Impact under a context that never ends.
+func impactOf(t testing.TB, before, after *netpol.Engine, conns []netpol.Connection) []netpol.ImpactedConnection {
+	t.Helper()
+	ics, err := netpol.Impact(context.Background(), before, after, conns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ics
 }

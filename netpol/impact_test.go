@@ -1,6 +1,8 @@
 package netpol
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -152,12 +154,12 @@ func TestImpact(t *testing.T) {
 				t.Fatal(err)
 			}
 			cs := conns(c)
-			got := describeImpact(Impact(before, after, cs))
+			got := describeImpact(impactOf(t, before, after, cs))
 			if !slices.Equal(got, tc.want) {
 				t.Errorf("impact =\n  %v\nwant\n  %v", got, tc.want)
 			}
 			// The incremental answer equals evaluating every connection on unrelated engines.
-			full := describeImpact(Impact(NewEngine(c), NewEngine(after.Cluster()), cs))
+			full := describeImpact(impactOf(t, NewEngine(c), NewEngine(after.Cluster()), cs))
 			if !slices.Equal(got, full) {
 				t.Errorf("incremental impact %v differs from full evaluation %v", got, full)
 			}
@@ -196,8 +198,72 @@ func TestPendingImpact(t *testing.T) {
 	}
 	src, _ := c.ParsePeer("prod/api")
 	dst, _ := c.ParsePeer("prod/web")
-	got := PendingImpact(before, after, []Connection{{Src: src, Dst: dst, Packet: TCP(8080)}, {Src: dst, Dst: src, Packet: TCP(9090)}})
+	got, err := PendingImpact(context.Background(), before, after, []Connection{{Src: src, Dst: dst, Packet: TCP(8080)}, {Src: dst, Dst: src, Packet: TCP(9090)}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(got) != 1 || got[0].Index != 0 || got[0].After.Allowed || summary(got[0].After.Ingress.Hit) != "snp prod/deny#0 Deny" {
 		t.Errorf("pending impact = %+v, want only prod/api -> prod/web denied by the staged policy", got)
 	}
+}
+
+// impactOf is Impact under a context that never ends.
+func impactOf(t testing.TB, before, after *Engine, conns []Connection) []ImpactedConnection {
+	t.Helper()
+	ics, err := Impact(context.Background(), before, after, conns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ics
+}
+
+// TestImpactStopsWhenItsContextEnds checks that an abandoned impact stops within checkEvery
+// connections of its context ending, rather than evaluating every one.
+func TestImpactStopsWhenItsContextEnds(t *testing.T) {
+	c := mustCluster(t, world)
+	src, _ := c.ParsePeer("prod/api")
+	dst, _ := c.ParsePeer("prod/web")
+	conns := make([]Connection, 10*checkEvery)
+	for i := range conns {
+		conns[i] = Connection{Src: src, Dst: dst, Packet: TCP(uint16(1 + i%60000))}
+	}
+	// Engines built apart share no lineage, so Impact evaluates every connection.
+	before, after := NewEngine(c), NewEngine(c)
+
+	tests := map[string]struct {
+		// cancelAfter is how many looks at the context succeed before it reports an end.
+		cancelAfter int
+		wantVisited int
+	}{
+		"a context already done stops before the first connection": {cancelAfter: 0, wantVisited: 0},
+		"a context ending midway stops at the next look":           {cancelAfter: 3, wantVisited: 3 * checkEvery},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			ctx := &endingContext{Context: context.Background(), left: tc.cancelAfter}
+			ics, err := Impact(ctx, before, after, conns)
+			var stopped *ImpactStopped
+			if !errors.As(err, &stopped) || !errors.Is(err, context.Canceled) {
+				t.Fatalf("Impact = %d connections, %v; want it stopped by the context", len(ics), err)
+			}
+			if stopped.Visited != tc.wantVisited || stopped.Total != len(conns) {
+				t.Errorf("visited %d of %d connections, want %d of %d", stopped.Visited, stopped.Total, tc.wantVisited, len(conns))
+			}
+		})
+	}
+}
+
+// endingContext reports itself cancelled once Err has been asked left times: a deadline that
+// passes while the work runs, reached by counting the work's looks rather than by the clock.
+type endingContext struct {
+	context.Context
+	left int
+}
+
+func (c *endingContext) Err() error {
+	if c.left == 0 {
+		return context.Canceled
+	}
+	c.left--
+	return nil
 }

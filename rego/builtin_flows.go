@@ -112,8 +112,12 @@ func (d *decision) flows(args []*ast.Term) (ast.Value, error) {
 			q.Either = f
 		}
 	}
+	conns, err := d.connections(g, q)
+	if err != nil {
+		return nil, err
+	}
 	var gs []group
-	for _, c := range d.connections(g, q) {
+	for _, c := range conns {
 		into, outOf := spec.ingress && spec.inScope(&c.dst), spec.egress && spec.inScope(&c.src)
 		if !into && !outOf {
 			continue

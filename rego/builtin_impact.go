@@ -68,7 +68,10 @@ func (d *decision) impact(args []*ast.Term) (ast.Value, error) {
 
 	q := d.window()
 	q.Either = changeScope(base, after, subject, old, obj)
-	observed := d.connections(g, q)
+	observed, err := d.connections(g, q)
+	if err != nil {
+		return nil, err
+	}
 	conns := make([]netpol.Connection, 0, len(observed))
 	for _, c := range observed {
 		conns = append(conns, netpol.Connection{
@@ -77,8 +80,12 @@ func (d *decision) impact(args []*ast.Term) (ast.Value, error) {
 			Packet: netpol.PacketOf(c.key.proto, c.key.port),
 		})
 	}
+	impacted, err := netpol.Impact(d.ctx, base, after, conns)
+	if err != nil {
+		return nil, err
+	}
 	var broken, opened []group
-	for _, ic := range netpol.Impact(base, after, conns) {
+	for _, ic := range impacted {
 		c := observed[ic.Index]
 		extra := [][2]*ast.Term{
 			{ast.StringTerm("before"), ast.NewTerm(verdictValue(ic.Before))},

@@ -78,7 +78,16 @@ func (d *decision) ruleUsage(args []*ast.Term) (ast.Value, error) {
 		}
 		uses := make([]ruleUse, len(rules))
 		var selectedFlows uint64
-		for _, c := range d.connections(g, q) {
+		conns, err := d.connections(g, q)
+		if err != nil {
+			return nil, err
+		}
+		for i, c := range conns {
+			if i%verdictCheckEvery == verdictCheckEvery-1 {
+				if err := d.ctx.Err(); err != nil {
+					return nil, fmt.Errorf("rule usage: stopped after %d of %d connections: %w", i, len(conns), err)
+				}
+			}
 			self, peer, denied := &c.dst, &c.src, c.deniedIngress()
 			if dir == netpol.Egress {
 				self, peer, denied = &c.src, &c.dst, c.deniedEgress()

@@ -11,6 +11,15 @@ import (
 
 type decisionKey struct{}
 
+// Long loops in builtins look at the decision's context every so many items, so that an
+// abandoned decision stops within a few milliseconds of its deadline rather than running on
+// after its answer was given: edges of the traffic graph are cheap to read, a verdict per
+// connection costs more (netpol.Impact looks as often).
+const (
+	scanCheckEvery    = 4096
+	verdictCheckEvery = 1024
+)
+
 // decision is the state of one Admit call, or of one audit: the cluster and traffic snapshot the
 // builtins read, the lookback window, and the memo of their answers. It is used by one goroutine
 // at a time: rules run one after another.

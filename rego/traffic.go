@@ -2,6 +2,7 @@ package rego
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -87,8 +88,9 @@ type connScratch struct {
 
 // connections gathers the edges a query selects into connections, in a stable order. The
 // result lives in the decision's scratch: it is valid until the next call in the decision, so a
-// builtin must be done with one result before it asks for the next.
-func (d *decision) connections(g *flows.Graph, q flows.Query) []*conn {
+// builtin must be done with one result before it asks for the next. It stops with an error
+// when the decision's context ends, looking at it every scanCheckEvery edges.
+func (d *decision) connections(g *flows.Graph, q flows.Query) ([]*conn, error) {
 	if d.scratch == nil {
 		d.scratch, _ = d.shared.scratch.Get().(*connScratch)
 		if d.scratch == nil {
@@ -98,7 +100,15 @@ func (d *decision) connections(g *flows.Graph, q flows.Query) []*conn {
 	sc := d.scratch
 	clear(sc.byKey)
 	sc.conns = sc.conns[:0]
+	visited := 0
+	var stopped error
 	g.Range(q, func(e *flows.Edge) bool {
+		if visited%scanCheckEvery == 0 {
+			if stopped = d.ctx.Err(); stopped != nil {
+				return false
+			}
+		}
+		visited++
 		if e.Reporter != flows.ReporterSrc && e.Reporter != flows.ReporterDst {
 			return true // forwarded traffic is reported by hosts in between, not by either end
 		}
@@ -126,6 +136,9 @@ func (d *decision) connections(g *flows.Graph, q flows.Query) []*conn {
 		}
 		return true
 	})
+	if stopped != nil {
+		return nil, fmt.Errorf("read traffic graph: stopped after %d edges: %w", visited, stopped)
+	}
 	out := sc.out[:0]
 	for i := range sc.conns {
 		out = append(out, &sc.conns[i])
@@ -135,7 +148,7 @@ func (d *decision) connections(g *flows.Graph, q flows.Query) []*conn {
 		return cmp.Or(cmp.Compare(a.key.src, b.key.src), cmp.Compare(a.key.dst, b.key.dst),
 			cmp.Compare(a.key.port, b.key.port), cmp.Compare(a.key.proto, b.key.proto))
 	})
-	return out
+	return out, nil
 }
 
 // maxScratchConns bounds the scratch given back for reuse, so that one decision over a huge

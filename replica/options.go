@@ -44,6 +44,11 @@ type Options struct {
 	FailClosedOnError      bool
 	EvaluationDeadline     time.Duration
 	Lookback               time.Duration
+	// DecisionWorkers and DecisionQueue bound the decisions under way and waiting.
+	DecisionWorkers, DecisionQueue int
+
+	// PprofBindAddress serves Go's pprof endpoints when set (off by default: profiles show internals).
+	PprofBindAddress string
 
 	// Auditor runs the AuditSchedule auditor on the elected replica.
 	Auditor bool
@@ -96,6 +101,8 @@ func NewOptions() *Options {
 		ExemptNamespaces:            []string{"kube-system"},
 		ExemptLabel:                 webhook.DefaultExemptLabel,
 		EvaluationDeadline:          webhook.DefaultDeadline,
+		DecisionWorkers:             webhook.DefaultWorkers(),
+		DecisionQueue:               webhook.DefaultQueue,
 		Lookback:                    rego.DefaultLookback,
 		Auditor:                     true,
 		GoldmaneWindow:              defaultGoldmaneWindow,
@@ -118,8 +125,9 @@ func (o *Options) Validate() error {
 	if o.CertDir == "" {
 		errs = append(errs, errors.New("--cert-dir: must be set"))
 	}
-	for flag, addr := range map[string]string{"--metrics-bind-address": o.MetricsBindAddress, "--health-probe-bind-address": o.HealthProbeBindAddress} {
-		if addr == "0" && flag == "--metrics-bind-address" {
+	for flag, addr := range map[string]string{"--metrics-bind-address": o.MetricsBindAddress, "--health-probe-bind-address": o.HealthProbeBindAddress,
+		"--pprof-bind-address": o.PprofBindAddress} {
+		if addr == "0" && flag == "--metrics-bind-address" || addr == "" && flag == "--pprof-bind-address" {
 			continue
 		}
 		if _, port, err := net.SplitHostPort(addr); err != nil {
@@ -177,6 +185,7 @@ func (o *Options) Config() webhook.Config {
 	cfg.ExemptLabel = o.ExemptLabel
 	cfg.Overrides, _ = o.Overrides()
 	cfg.Deadline = o.EvaluationDeadline
+	cfg.Workers, cfg.Queue = o.DecisionWorkers, o.DecisionQueue
 	cfg.FailClosed = webhook.FailClosed{
 		WithoutFlows: o.FailClosedWithoutFlows,
 		OnDeadline:   o.FailClosedOnDeadline,

@@ -55,6 +55,7 @@ func Run(ctx context.Context, restCfg *rest.Config, o *Options) error {
 		Logger:                 log,
 		Metrics:                metricsserver.Options{BindAddress: o.MetricsBindAddress},
 		HealthProbeBindAddress: o.HealthProbeBindAddress,
+		PprofBindAddress:       o.PprofBindAddress,
 		WebhookServer:          srv,
 		// No election in the manager: it would stop the whole process, webhook and all, when
 		// the lease is lost. The lease below stops only the leader's work.

@@ -3,6 +3,7 @@ package webhook
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"time"
 
@@ -19,7 +20,15 @@ const (
 	// ValidatingWebhookConfiguration so that the API server always gets an answer from
 	// flowguard rather than a timeout, which would cost every request the full 3 s.
 	DefaultDeadline = time.Second
+	// DefaultQueue is how many decisions wait for a worker before the next is turned away. A
+	// decision takes about half a millisecond of CPU, so a full queue is tens of milliseconds
+	// of work: far inside the deadline, and short enough that no queue grows into seconds.
+	DefaultQueue = 128
 )
+
+// DefaultWorkers is the number of decision workers: decisions are CPU-bound, so twice the
+// processors Go schedules on (at least four) keeps every core busy while a decision stalls.
+func DefaultWorkers() int { return max(4, 2*runtime.GOMAXPROCS(0)) }
 
 // Config is how the webhook decides. The zero value is not useful; start from DefaultConfig.
 type Config struct {
@@ -35,6 +44,9 @@ type Config struct {
 	Deadline time.Duration
 	// FailClosed chooses, per degraded mode, to refuse rather than to admit with a warning.
 	FailClosed FailClosed
+	// Workers decide requests, at most this many at once; Queue more wait for one. A request
+	// arriving when all are taken is answered at once as a decision past its deadline is.
+	Workers, Queue int
 }
 
 // FailClosed lists the degraded modes in which the webhook refuses instead of admitting with a
@@ -44,7 +56,8 @@ type FailClosed struct {
 	// WithoutFlows refuses when a rule whose action is deny needs the traffic graph and the
 	// graph is not loaded yet.
 	WithoutFlows bool
-	// OnDeadline refuses when the decision does not finish within Config.Deadline.
+	// OnDeadline refuses when the decision does not finish within Config.Deadline, or cannot
+	// start because every worker is busy and the queue is full (overload).
 	OnDeadline bool
 	// OnError refuses when the rules fail to evaluate or the handler panics.
 	OnError bool
@@ -61,6 +74,8 @@ func DefaultConfig(ownNamespace string) Config {
 		ExemptNamespaces: exempt,
 		ExemptLabel:      DefaultExemptLabel,
 		Deadline:         DefaultDeadline,
+		Workers:          DefaultWorkers(),
+		Queue:            DefaultQueue,
 	}
 }
 
@@ -84,6 +99,12 @@ func (c Config) Validate() error {
 	}
 	if c.Deadline <= 0 {
 		errs = append(errs, fmt.Errorf("decision deadline %s: must be positive", c.Deadline))
+	}
+	if c.Workers < 1 {
+		errs = append(errs, fmt.Errorf("decision workers %d: must be at least 1", c.Workers))
+	}
+	if c.Queue < 0 {
+		errs = append(errs, fmt.Errorf("decision queue %d: must not be negative", c.Queue))
 	}
 	return errors.Join(errs...)
 }

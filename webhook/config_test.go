@@ -20,12 +20,16 @@ func TestConfigValidate(t *testing.T) {
 				c.ExemptNamespaces = append(c.ExemptNamespaces, "Not_A_Namespace")
 				c.ExemptLabel = "bad label"
 				c.Deadline = 0
+				c.Workers = 0
+				c.Queue = -1
 			},
 			wantErr: []string{
 				`action override for rule "allow-all": "block" is not one of deny, warn, dryrun`,
 				`exempt namespace "Not_A_Namespace"`,
 				`exempt label "bad label"`,
 				`decision deadline 0s: must be positive`,
+				`decision workers 0: must be at least 1`,
+				`decision queue -1: must not be negative`,
 			},
 		},
 		"object exemptions can be turned off": {mod: func(c *Config) { c.ExemptLabel = "" }},

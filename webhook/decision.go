@@ -68,16 +68,21 @@ type dryRunRecord struct {
 	Msg  string `json:"msg"`
 }
 
-// admit runs the decider under the deadline in ctx. The decider runs on another goroutine so that
-// a decider that ignores its context still cannot hold the API server past the deadline; its
-// panics are caught there and returned as errors.
+// admit runs the decider under the deadline in ctx, on a worker of the pool. The decider runs
+// apart from the request so that a decider that ignores its context still cannot hold the API
+// server past the deadline; its panics are caught there and returned as errors. When every
+// worker is busy and the queue is full, it returns errOverloaded at once; a decision still
+// queued when its request gives up is dropped unstarted.
 func (h *Handler) admit(ctx context.Context, in rego.AdmissionRequest) (rego.Result, error) {
 	type outcome struct {
 		res rego.Result
 		err error
 	}
 	done := make(chan outcome, 1)
-	h.workers.run(func() {
+	taken := h.pool.submit(func() {
+		if ctx.Err() != nil {
+			return // nobody waits for this answer any more
+		}
 		defer func() {
 			if p := recover(); p != nil {
 				done <- outcome{err: &panicError{value: p, stack: debug.Stack()}}
@@ -86,6 +91,9 @@ func (h *Handler) admit(ctx context.Context, in rego.AdmissionRequest) (rego.Res
 		res, err := h.decider.Admit(ctx, in)
 		done <- outcome{res, err}
 	})
+	if !taken {
+		return rego.Result{}, errOverloaded
+	}
 	select {
 	case o := <-done:
 		return o.res, o.err
@@ -93,6 +101,9 @@ func (h *Handler) admit(ctx context.Context, in rego.AdmissionRequest) (rego.Res
 		return rego.Result{}, fmt.Errorf("%w: %w", rego.ErrDeadline, context.Cause(ctx))
 	}
 }
+
+// errOverloaded is a decision turned away because every worker is busy and the queue is full.
+var errOverloaded = errors.New("every decision worker is busy and the queue is full")
 
 type panicError struct {
 	value any
@@ -110,6 +121,11 @@ func (h *Handler) degraded(ctx context.Context, err error) result {
 		h.metrics.evalErrors.WithLabelValues(reasonPanic).Inc()
 		log.Error(err, "Rule evaluation panicked", "stack", string(p.stack))
 		return h.failOpenOrClosed(h.cfg.FailClosed.OnError, "rule evaluation failed (internal error: "+err.Error()+")")
+	case errors.Is(err, errOverloaded):
+		// Not logged per request: under overload the log would add to the load. The metric
+		// counts them.
+		h.metrics.evalErrors.WithLabelValues(reasonOverload).Inc()
+		return h.failOpenOrClosed(h.cfg.FailClosed.OnDeadline, "overloaded ("+err.Error()+")")
 	case errors.Is(err, rego.ErrDeadline) || errors.Is(err, context.DeadlineExceeded):
 		h.metrics.evalErrors.WithLabelValues(reasonDeadline).Inc()
 		log.Error(err, "Rule evaluation passed its deadline", "deadline", h.cfg.Deadline)

@@ -46,7 +46,7 @@ type Handler struct {
 	cfg     Config
 	metrics *Metrics
 	clock   clock.PassiveClock
-	workers *evalWorkers
+	pool    *evalPool
 	// checks run in order on every request that routing and exemptions let through.
 	checks []check
 }
@@ -77,7 +77,7 @@ func NewHandler(opts Options) (*Handler, error) {
 		cfg:     opts.Config,
 		metrics: opts.Metrics,
 		clock:   opts.Clock,
-		workers: newEvalWorkers(),
+		pool:    newEvalPool(opts.Config.Workers, opts.Config.Queue),
 	}
 	h.checks = []check{h.validateCalico, h.compileRegoRule, h.evaluateRules}
 	return h, nil

@@ -21,6 +21,8 @@ const (
 	reasonError    = "error"
 	reasonDeadline = "deadline"
 	reasonPanic    = "panic"
+	// reasonOverload counts decisions turned away because the pool and its queue were full.
+	reasonOverload = "overload"
 )
 
 // NewMetrics creates the webhook's collectors and registers them with reg (the manager's registry
@@ -41,7 +43,7 @@ func NewMetrics(reg prometheus.Registerer, now func() time.Time, trafficAge func
 		}, []string{"rule", "action"}),
 		evalErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "flowguard_webhook_evaluation_errors_total",
-			Help: "Admission decisions that did not complete, by reason (error, deadline, panic).",
+			Help: "Admission decisions that did not complete, by reason (error, deadline, panic, overload).",
 		}, []string{"reason"}),
 		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "flowguard_webhook_rules_skipped_total",

@@ -2,59 +2,41 @@ package webhook
 
 import (
 	"sync/atomic"
-	"time"
 )
 
-const (
-	// maxWorkers bounds the goroutines kept for decisions; past it each decision gets a fresh
-	// goroutine, as it would without workers.
-	maxWorkers = 64
-	// workerIdle is how long a worker waits for the next decision before it exits, so that a
-	// quiet webhook holds none.
-	workerIdle = 30 * time.Second
-)
-
-// evalWorkers runs decisions on goroutines kept from one request to the next. Rule evaluation
-// recurses deeply: a fresh goroutine starts with a small stack and copies it several times as
-// it grows, which under load cost about a tenth of the webhook's CPU. A worker keeps its grown
-// stack for the next decision.
-type evalWorkers struct {
-	jobs chan func()
-	live atomic.Int32
+// evalPool runs decisions on a fixed number of workers fed by a bounded queue, so that load
+// past what the machine can decide is turned away at once instead of piling up goroutines and
+// stretching every answer towards its deadline.
+//
+// Workers are started as decisions arrive, up to the bound, and then kept: rule evaluation
+// recurses deeply, and a fresh goroutine per decision grew and copied its stack several times
+// (about a tenth of the webhook's CPU under load), while a kept worker keeps its grown stack.
+type evalPool struct {
+	jobs    chan func()
+	workers int32
+	started atomic.Int32
 }
 
-func newEvalWorkers() *evalWorkers {
-	return &evalWorkers{jobs: make(chan func())}
+func newEvalPool(workers, queue int) *evalPool {
+	return &evalPool{jobs: make(chan func(), queue), workers: int32(workers)}
 }
 
-// run starts job on an idle worker, on a new worker while there are fewer than maxWorkers, or
-// else on a goroutine of its own (every worker busy, or held by a decider that ignores its
-// deadline). job must not panic: admit recovers inside it.
-func (w *evalWorkers) run(job func()) {
+// submit queues job for a worker and reports whether it was taken: false when every worker is
+// busy and the queue is full. job must not panic: admit recovers inside it.
+func (p *evalPool) submit(job func()) bool {
+	if n := p.started.Load(); n < p.workers && p.started.CompareAndSwap(n, n+1) {
+		go p.work()
+	}
 	select {
-	case w.jobs <- job:
-		return
+	case p.jobs <- job:
+		return true
 	default:
+		return false
 	}
-	if w.live.Add(1) <= maxWorkers {
-		go w.work(job)
-		return
-	}
-	w.live.Add(-1)
-	go job()
 }
 
-func (w *evalWorkers) work(job func()) {
-	defer w.live.Add(-1)
-	idle := time.NewTimer(workerIdle)
-	defer idle.Stop()
-	for {
+func (p *evalPool) work() {
+	for job := range p.jobs {
 		job()
-		idle.Reset(workerIdle)
-		select {
-		case job = <-w.jobs:
-		case <-idle.C:
-			return
-		}
 	}
 }

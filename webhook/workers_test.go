@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -74,7 +75,7 @@ func TestHandlerOverload(t *testing.T) {
 			<-g.started // the one worker holds the first decision
 			go func() { answers <- h.Handle(context.Background(), req) }()
 			for len(h.pool.jobs) == 0 { // the second waits in the queue
-				time.Sleep(time.Millisecond)
+				runtime.Gosched()
 			}
 
 			resp := h.Handle(context.Background(), req)
@@ -118,7 +119,7 @@ func TestHandlerDropsAbandonedQueuedDecisions(t *testing.T) {
 	// it runs only once the worker is past the second, so its start proves the second was seen.
 	h.cfg.Deadline = time.Hour
 	for len(h.pool.jobs) > 0 { // the worker has taken the second job off the queue
-		time.Sleep(time.Millisecond)
+		runtime.Gosched()
 	}
 	third := make(chan admission.Response, 1)
 	go func() { third <- h.Handle(context.Background(), req) }()
@@ -139,7 +140,7 @@ func TestEvalPoolKeepsItsWorkers(t *testing.T) {
 	done := make(chan int, 8)
 	for i := range 8 {
 		for !p.submit(func() { done <- i }) {
-			time.Sleep(time.Millisecond) // queue full for a moment: wait, as no request here may be turned away
+			runtime.Gosched() // queue full for a moment: wait, as no request here may be turned away
 		}
 	}
 	seen := 0

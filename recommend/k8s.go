@@ -38,19 +38,22 @@ func policyName(base string) string {
 	return name
 }
 
-// kubernetesPolicies renders a namespace as NetworkPolicies: default deny, DNS, then one
-// policy per group with observed traffic.
+// kubernetesPolicies renders a namespace as NetworkPolicies in the order to apply them, so that
+// `kubectl apply` of a namespace's list never cuts observed traffic while it is half applied:
+// one policy per group with observed traffic (each allows what it isolates), then the DNS
+// allowance (it isolates every pod of the namespace for egress), then the default deny.
 func (b *builder) kubernetesPolicies(ns string, rules []*groupRules, life lifecycle, nsStatus Status, nsChanged time.Time) []client.Object {
 	meta := func(name string) metav1.ObjectMeta {
-		return metav1.ObjectMeta{Name: name, Namespace: ns, Labels: b.labels(), Annotations: b.annotations(life, nsStatus, nsChanged, "")}
+		labels := b.labels()
+		labels[LabelScope] = ScopeNamespace
+		return metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels, Annotations: b.annotations(life, nsStatus, nsChanged, "")}
 	}
-	out := []client.Object{&networkingv1.NetworkPolicy{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy"},
-		ObjectMeta: meta(DefaultDenyName),
-		Spec: networkingv1.NetworkPolicySpec{
-			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress},
-		},
-	}}
+	var out []client.Object
+	for _, gr := range rules {
+		if np := b.groupPolicy(ns, gr, life); np != nil {
+			out = append(out, np)
+		}
+	}
 	if d := b.opts.DNS; !d.Disabled {
 		out = append(out, &networkingv1.NetworkPolicy{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy"},
@@ -67,30 +70,41 @@ func (b *builder) kubernetesPolicies(ns string, rules []*groupRules, life lifecy
 			},
 		})
 	}
-	for _, gr := range rules {
-		np := &networkingv1.NetworkPolicy{
-			TypeMeta: metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy"},
-			Spec:     networkingv1.NetworkPolicySpec{PodSelector: gr.g.k8sSel},
-		}
-		np.ObjectMeta = metav1.ObjectMeta{Name: gr.g.name, Namespace: ns, Labels: b.labels(),
-			Annotations: b.annotations(life, life.status(gr.changed), gr.changed, gr.g.memberList)}
-		for _, r := range b.k8sRules(gr.g, gr.ingress, true) {
-			np.Spec.Ingress = append(np.Spec.Ingress, networkingv1.NetworkPolicyIngressRule{From: r.peers, Ports: r.ports})
-		}
-		for _, r := range b.k8sRules(gr.g, gr.egress, false) {
-			np.Spec.Egress = append(np.Spec.Egress, networkingv1.NetworkPolicyEgressRule{To: r.peers, Ports: r.ports})
-		}
-		if len(np.Spec.Ingress) > 0 {
-			np.Spec.PolicyTypes = append(np.Spec.PolicyTypes, networkingv1.PolicyTypeIngress)
-		}
-		if len(np.Spec.Egress) > 0 {
-			np.Spec.PolicyTypes = append(np.Spec.PolicyTypes, networkingv1.PolicyTypeEgress)
-		}
-		if len(np.Spec.PolicyTypes) > 0 {
-			out = append(out, np)
-		}
+	return append(out, &networkingv1.NetworkPolicy{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy"},
+		ObjectMeta: meta(DefaultDenyName),
+		Spec: networkingv1.NetworkPolicySpec{
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress},
+		},
+	})
+}
+
+// groupPolicy is the NetworkPolicy of one group's observed traffic, nil when it has none.
+func (b *builder) groupPolicy(ns string, gr *groupRules, life lifecycle) *networkingv1.NetworkPolicy {
+	np := &networkingv1.NetworkPolicy{
+		TypeMeta: metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy"},
+		Spec:     networkingv1.NetworkPolicySpec{PodSelector: gr.g.k8sSel},
 	}
-	return out
+	labels := b.labels()
+	labels[LabelScope] = ScopeWorkload
+	np.ObjectMeta = metav1.ObjectMeta{Name: gr.g.name, Namespace: ns, Labels: labels,
+		Annotations: b.annotations(life, life.status(gr.changed), gr.changed, gr.g.memberList)}
+	for _, r := range b.k8sRules(gr.g, gr.ingress, true) {
+		np.Spec.Ingress = append(np.Spec.Ingress, networkingv1.NetworkPolicyIngressRule{From: r.peers, Ports: r.ports})
+	}
+	for _, r := range b.k8sRules(gr.g, gr.egress, false) {
+		np.Spec.Egress = append(np.Spec.Egress, networkingv1.NetworkPolicyEgressRule{To: r.peers, Ports: r.ports})
+	}
+	if len(np.Spec.Ingress) > 0 {
+		np.Spec.PolicyTypes = append(np.Spec.PolicyTypes, networkingv1.PolicyTypeIngress)
+	}
+	if len(np.Spec.Egress) > 0 {
+		np.Spec.PolicyTypes = append(np.Spec.PolicyTypes, networkingv1.PolicyTypeEgress)
+	}
+	if len(np.Spec.PolicyTypes) == 0 {
+		return nil
+	}
+	return np
 }
 
 type k8sRule struct {

@@ -30,6 +30,14 @@ const (
 	AnnotationWorkloads = "flowguard.dev/workloads"
 	// LabelManagedBy marks the objects as recommended, so they can be found and pruned.
 	LabelManagedBy = "app.kubernetes.io/managed-by"
+	// LabelScope is on every recommended Kubernetes policy: ScopeWorkload for the policy of
+	// one group of workloads, ScopeNamespace for the DNS allowance and the default deny, which
+	// select every pod of the namespace. The webhook judges each change against the policies
+	// it has seen so far, so the workload policies go in (`kubectl apply -l
+	// flowguard.dev/scope=workload`) and are seen before the namespace-wide ones follow.
+	LabelScope     = "flowguard.dev/scope"
+	ScopeWorkload  = "workload"
+	ScopeNamespace = "namespace"
 )
 
 // lifecycle computes states from the observation window and the injected time.

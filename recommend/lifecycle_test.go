@@ -126,7 +126,7 @@ func TestSince(t *testing.T) {
 	for _, obj := range r.Namespace("shop").Objects {
 		names = append(names, obj.GetName())
 	}
-	if want := []string{DefaultDenyName, AllowDNSName, "flowguard-api", "flowguard-db"}; !slices.Equal(names, want) {
+	if want := []string{"flowguard-api", "flowguard-db", AllowDNSName, DefaultDenyName}; !slices.Equal(names, want) {
 		t.Errorf("policies %v, want %v: traffic before --since must not count", names, want)
 	}
 	if !r.ObservedFrom.Equal(t0.Add(30 * time.Hour)) {

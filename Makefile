@@ -49,6 +49,17 @@ manifests: ## Generate CRDs, RBAC and deepcopy code from the Go types; Calico's 
 example: build ## The main job: audit the example shop offline (no cluster needed)
 	$(ROOT)/bin/flowguard audit -f $(ROOT)/examples/shop --flows $(ROOT)/examples/shop/flows.jsonl
 
+.PHONY: demo
+demo: build envtest ## See flowguard work: a local control plane, the shop, the webhook refusing and warning, an audit (make demo-down stops it)
+	@echo "==> Building the demo launcher"
+	go build -o $(ROOT)/bin/flowguard-demo ./hack/demo
+	$(ROOT)/bin/flowguard-demo start --dir $(ROOT)/bin/demo --assets $(ENVTEST_ASSETS) --flowguard $(ROOT)/bin/flowguard
+
+.PHONY: demo-down
+demo-down: ## Stop the demo's flowguard, kube-apiserver and etcd
+	@if [[ -x $(ROOT)/bin/flowguard-demo ]]; then $(ROOT)/bin/flowguard-demo down --dir $(ROOT)/bin/demo; \
+		else echo "No demo has been started."; fi
+
 ##@ Test (none of these writes to the tree)
 
 .PHONY: test

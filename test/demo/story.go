@@ -19,7 +19,7 @@ type Step struct {
 
 // Story is the demo, in order; each step builds on the cluster the previous ones left.
 var Story = []Step{
-	{"A policy that would cut live traffic is refused", refuseBreakingChange},
+	{"A change that would cut live traffic is refused", refuseBreakingChange},
 	{"An allow-all policy is admitted, with a warning", warnAllowAll},
 	{"A workload that no policy protects is admitted, with a warning", warnUnprotectedWorkload},
 	{"The auditor, run on demand", auditOnDemand},
@@ -42,37 +42,32 @@ func RunStory(ctx context.Context, r *Runner) error {
 const Schedule = "shop"
 
 func refuseBreakingChange(ctx context.Context, r *Runner) error {
-	r.say(`The storefront team wants web to talk to nothing but DNS, and writes an egress policy.
-flowguard has seen web call cart on port 8081 all day (web serves the shop's pages from it), so
-the API server refuses the policy, naming the traffic it would cut:`)
-	path, err := r.write("web-egress-dns-only.yaml", breakingChange)
-	if err != nil {
-		return err
-	}
+	r.say(`Someone tidies up storefront and deletes the web front end's ingress policy. storefront has a
+default deny, and flowguard has seen the internet reach web on port 8080 every hour of the day,
+so the API server refuses the deletion, naming the traffic it would cut:`)
+	const path = "examples/shop/changes/breaking.yaml"
 	if err := r.show(path); err != nil {
 		return err
 	}
-	res := r.kubectl(ctx, "apply", "-f", path)
-	if err := expect("kubectl apply of a breaking policy", res, false,
-		`denied the request`, "[breaking-change]", "storefront/web-", "storefront/cart-", ":8081/TCP"); err != nil {
+	res := r.kubectl(ctx, "delete", "-f", path)
+	if err := expect("kubectl delete of the web front end's policy", res, false,
+		`denied the request`, "[breaking-change]", "storefront/web-", ":8080/TCP"); err != nil {
 		return err
 	}
-	res = r.kubectl(ctx, "get", "networkpolicy", "-n", "storefront", "web-egress-dns-only")
-	return expect("kubectl get of the refused policy", res, false, "NotFound")
+	res = r.kubectl(ctx, "get", "networkpolicy", "-n", "storefront", "web-from-anywhere")
+	return expect("kubectl get of the policy still there", res, true, "web-from-anywhere")
 }
 
 func warnAllowAll(ctx context.Context, r *Runner) error {
-	r.say(`An allow-all rule breaks nothing, so it is admitted, but whoever applies it is told what it opens:`)
-	path, err := r.write("ledger-from-anywhere.yaml", allowAll)
-	if err != nil {
-		return err
-	}
+	r.say(`A quick fix for a denied call opens the ledger to everyone. An allow-all breaks nothing, so it
+is admitted, but whoever applies it is told what it opens:`)
+	const path = "examples/shop/changes/allow-all.yaml"
 	if err := r.show(path); err != nil {
 		return err
 	}
 	res := r.kubectl(ctx, "apply", "-f", path)
 	if err := expect("kubectl apply of an allow-all policy", res, true,
-		"Warning: [allow-all]", "networkpolicy.networking.k8s.io/ledger-from-anywhere created"); err != nil {
+		"Warning: [allow-all]", "networkpolicy.networking.k8s.io/ledger-open created"); err != nil {
 		return err
 	}
 	res = r.kubectl(ctx, "delete", "-f", path)
@@ -277,28 +272,6 @@ type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
-const breakingChange = `
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: web-egress-dns-only, namespace: storefront}
-spec:
-  podSelector: {matchLabels: {app: web}}
-  policyTypes: [Egress]
-  egress:
-  - to: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}}]
-    ports: [{port: 53, protocol: UDP}]
-`
-
-const allowAll = `
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: ledger-from-anywhere, namespace: payments}
-spec:
-  podSelector: {matchLabels: {app: ledger}}
-  policyTypes: [Ingress]
-  ingress: [{}]
-`
-
 const unprotectedWorkload = `
 apiVersion: apps/v1
 kind: Deployment
@@ -342,11 +315,10 @@ The control plane, the shop and flowguard keep running. From this folder:
   kubectl get auditschedules,clusterauditreports
   kubectl get auditreports -A
   kubectl describe auditreport -n payments $(kubectl get auditschedule %s -o jsonpath='{.status.lastReport}')
-  kubectl apply -f %s        # try the refused policy again
+  kubectl delete -f examples/shop/changes/breaking.yaml   # try the refused change again
   %s audit -f examples/shop --flows examples/shop/flows.jsonl -o html > shop.html   # the offline report
   less %s                   # flowguard's log
 
 make demo-down stops everything.
-`, rel(o.Kubeconfig()), o.AssetsDir, Schedule, rel(filepath.Join(o.Dir, "changes", "web-egress-dns-only.yaml")),
-		rel(o.Flowguard), rel(filepath.Join(o.Dir, "flowguard.log")))
+`, rel(o.Kubeconfig()), o.AssetsDir, Schedule, rel(o.Flowguard), rel(filepath.Join(o.Dir, "flowguard.log")))
 }

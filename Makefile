@@ -77,7 +77,7 @@ test-rego: ## Run the Rego rule library's tests with `flowguard rego test`
 test-e2e: envtest goldmane ## Run the end-to-end tests against a real kube-apiserver, etcd and kubectl
 	@if [[ -z "$(E2E_PKGS)" ]]; then echo "test-e2e: no e2e tests"; exit 1; fi
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) GOLDMANE_ASSETS=$(GOLDMANE_ASSETS) \
-		go test -tags e2e $(GO_TEST_FLAGS) $(E2E_PKGS)
+		go test -tags e2e -timeout 40m $(GO_TEST_FLAGS) $(E2E_PKGS)
 
 .PHONY: test-verify
 test-verify: ## Prove that make verify fails when a CRD type changes without make manifests

@@ -15,11 +15,11 @@ import (
 // decodeAny reads one YAML object into a typed object.
 func decodeAny(t *testing.T, doc string) runtime.Object {
 	t.Helper()
-	ds, err := splitDocuments(strings.NewReader(doc))
+	ds, err := SplitDocuments(strings.NewReader(doc))
 	if err != nil || len(ds) != 1 {
 		t.Fatalf("want one document: %v", err)
 	}
-	js, err := yaml.YAMLToJSON(ds[0].data)
+	js, err := yaml.YAMLToJSON(ds[0].Data)
 	if err != nil {
 		t.Fatal(err)
 	}

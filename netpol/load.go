@@ -119,16 +119,16 @@ func (c *Cluster) loadFile(path string, errs Errors) Errors {
 }
 
 func (c *Cluster) loadReader(r io.Reader, name string, errs Errors) Errors {
-	docs, err := splitDocuments(r)
+	docs, err := SplitDocuments(r)
 	if err != nil {
 		return append(errs, &ObjectError{Source: Source{File: name}, Err: fmt.Errorf("read manifests: %w", err)})
 	}
 	var objs []decoded
 	for _, d := range docs {
-		src := Source{File: name, Line: d.line}
-		js, err := yaml.YAMLToJSON(d.data)
+		src := Source{File: name, Line: d.Line}
+		js, err := yaml.YAMLToJSON(d.Data)
 		if err != nil {
-			errs = append(errs, &ObjectError{Source: src, Err: fmt.Errorf("parse YAML: %w", shiftYAMLLine(err, d.line))})
+			errs = append(errs, &ObjectError{Source: src, Err: fmt.Errorf("parse YAML: %w", shiftYAMLLine(err, d.Line))})
 			continue
 		}
 		if t := bytes.TrimSpace(js); len(t) == 0 || bytes.Equal(t, []byte("null")) {
@@ -148,23 +148,24 @@ func (c *Cluster) loadReader(r io.Reader, name string, errs Errors) Errors {
 	return errs
 }
 
-// document is one YAML document and the line it starts on.
-type document struct {
-	data []byte
-	line int
+// Document is one YAML document of a manifest stream and the line it starts on.
+type Document struct {
+	Data []byte
+	// Line is the document's first non-blank line, counting from 1.
+	Line int
 }
 
-// splitDocuments splits a YAML stream at "---" lines, keeping each document's first line
+// SplitDocuments splits a YAML stream at "---" lines, keeping each document's first line
 // number so errors can point into the file.
-func splitDocuments(r io.Reader) ([]document, error) {
+func SplitDocuments(r io.Reader) ([]Document, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 64*1024*1024)
-	var docs []document
+	var docs []Document
 	var cur bytes.Buffer
 	start, line := 1, 0
 	flush := func(next int) {
 		if len(bytes.TrimSpace(cur.Bytes())) > 0 {
-			docs = append(docs, document{data: slices.Clone(cur.Bytes()), line: start})
+			docs = append(docs, Document{Data: slices.Clone(cur.Bytes()), Line: start})
 		}
 		cur.Reset()
 		start = next

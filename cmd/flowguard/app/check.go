@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
+	"github.com/flowguard/flowguard/cmd/flowguard/ciformat"
 	"github.com/flowguard/flowguard/netpol"
 	"github.com/flowguard/flowguard/rego"
 )
@@ -50,7 +51,7 @@ func (o *CheckOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.Flows, "flows", nil, "observed traffic: Calico flow-log files or folders (plain or gzip); without it, rules that need flows are skipped")
 	fs.StringSliceVar(&o.Changes, "change", nil, "the proposed change: manifests applied on top of -f in order; annotate an object flowguard.dev/operation=DELETE to delete it")
 	fs.StringVar(&o.At, "at", "", "end of the lookback window (RFC 3339); default: the newest flow record")
-	fs.StringVarP(&o.Output, "output", "o", "text", "output format: text or json")
+	fs.StringVarP(&o.Output, "output", "o", "text", "output format: text, json, sarif (SARIF 2.1.0), junit (JUnit XML) or github (Actions annotations)")
 	fs.DurationVar(&o.Lookback, "lookback", rego.DefaultLookback, "window of observed traffic the rules judge by")
 	fs.DurationVar(&o.Timeout, "timeout", 30*time.Second, "deadline of each admission decision")
 	fs.BoolVar(&o.AllowNoFlows, "allow-no-flows", false, "when --flows holds no valid record, skip the rules that need flows instead of failing")
@@ -63,8 +64,8 @@ func (o *CheckOptions) Validate() error {
 		return badInput(errors.New("-f: the cluster state (manifest files or folders) is required"))
 	case len(o.Changes) == 0:
 		return badInput(errors.New("--change: at least one manifest is required"))
-	case o.Output != "text" && o.Output != "json":
-		return badInput(fmt.Errorf("--output %q: must be text or json", o.Output))
+	case o.Output != "text" && o.Output != "json" && !slices.Contains(ciformat.Formats(), ciformat.Format(o.Output)):
+		return badInput(fmt.Errorf("--output %q: must be text, json, sarif, junit or github", o.Output))
 	case o.Lookback <= 0:
 		return badInput(fmt.Errorf("--lookback %s: must be positive", o.Lookback))
 	case o.Timeout <= 0:
@@ -83,7 +84,7 @@ func (o *CheckOptions) Validate() error {
 func newCheckCommand() *cobra.Command {
 	o := &CheckOptions{}
 	cmd := &cobra.Command{
-		Use:   "check -f PATH... --change PATH... [--flows PATH...] [--at TIME] [-o text|json]",
+		Use:   "check -f PATH... --change PATH... [--flows PATH...] [--at TIME] [-o text|json|sarif|junit|github]",
 		Short: "Run the admission decision offline: apply changes on top of a cluster and report denials and warnings",
 		Long: `Apply each object of --change on top of the cluster state of -f, in order, as the API server
 would send it to flowguard's webhook (CREATE, UPDATE when -f already holds it, DELETE when the
@@ -128,6 +129,9 @@ type checkViolation struct {
 	Msg       string         `json:"msg"`
 	Resource  checkResource  `json:"resource"`
 	Details   map[string]any `json:"details,omitempty"`
+	// File and Line are where the changed object's document starts in --change.
+	File string `json:"file,omitempty"`
+	Line int    `json:"line,omitempty"`
 }
 
 type checkResource struct {
@@ -166,6 +170,7 @@ func runCheck(ctx context.Context, o *CheckOptions, stdout, stderr io.Writer) er
 	}
 	skipped := map[string]bool{}
 	var applied []changeObject
+	var rules []rego.Rule
 	for _, ch := range changes {
 		op, oldObj, err := operationOf(cluster, ch.obj)
 		if err != nil {
@@ -175,6 +180,7 @@ func runCheck(ctx context.Context, o *CheckOptions, stdout, stderr io.Writer) er
 		if err != nil {
 			return err
 		}
+		rules = engine.Rules()
 		req := admissionRequest(op, ch.obj, oldObj)
 		res, err := engine.Admit(ctx, req)
 		if err != nil {
@@ -184,7 +190,7 @@ func runCheck(ctx context.Context, o *CheckOptions, stdout, stderr io.Writer) er
 			report.Violations = append(report.Violations, checkViolation{
 				Rule: v.Rule.ID, Action: string(v.Rule.Action), Severity: string(v.Rule.Severity), Operation: op, Msg: v.Msg,
 				Resource: checkResource{v.Resource.APIVersion, v.Resource.Kind, v.Resource.Namespace, v.Resource.Name},
-				Details:  v.Details,
+				Details:  v.Details, File: ch.file, Line: ch.line,
 			})
 		}
 		report.Allowed = report.Allowed && !res.Denied()
@@ -208,14 +214,19 @@ func runCheck(ctx context.Context, o *CheckOptions, stdout, stderr io.Writer) er
 		return err
 	}
 
-	if o.Output == "json" {
+	switch o.Output {
+	case "json":
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(report); err != nil {
 			return err
 		}
-	} else {
+	case "text":
 		printCheck(stdout, report)
+	default:
+		if err := ciformat.Write(stdout, ciformat.Format(o.Output), checkCIReport(report, rules, changes)); err != nil {
+			return fmt.Errorf("write -o %s: %w", o.Output, err)
+		}
 	}
 	switch {
 	case !report.Allowed:
@@ -258,6 +269,9 @@ func objectName(r checkResource) string {
 type changeObject struct {
 	obj   map[string]any
 	where string
+	// file and line are the manifest and the line its document starts on.
+	file string
+	line int
 }
 
 // readObjects reads every object of the given manifest files and folders, in order: YAML or
@@ -305,18 +319,15 @@ func readManifest(path string) ([]changeObject, error) {
 		return nil, err
 	}
 	defer f.Close()
-	reader := utilyaml.NewYAMLReader(bufio.NewReader(f))
+	docs, err := netpol.SplitDocuments(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	var out []changeObject
-	for doc := 1; ; doc++ {
-		raw, err := reader.Read()
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: document %d: %w", path, doc, err)
-		}
+	for i, d := range docs {
+		doc := i + 1
 		var obj map[string]any
-		if err := utilyaml.Unmarshal(raw, &obj); err != nil {
+		if err := utilyaml.Unmarshal(d.Data, &obj); err != nil {
 			return nil, fmt.Errorf("%s: document %d: %w", path, doc, err)
 		}
 		if obj == nil {
@@ -346,9 +357,10 @@ func readManifest(path string) ([]changeObject, error) {
 					meta["namespace"] = "default"
 				}
 			}
-			out = append(out, changeObject{obj: it, where: where})
+			out = append(out, changeObject{obj: it, where: where, file: path, line: d.Line})
 		}
 	}
+	return out, nil
 }
 
 // operationOf says how the API server would send obj given the cluster: DELETE when the
@@ -432,7 +444,7 @@ func auditChanges(ctx context.Context, o *CheckOptions, state rego.State, change
 			report.Violations = append(report.Violations, checkViolation{
 				Rule: v.Rule.ID, Audit: true, Action: string(v.Rule.Action), Severity: string(v.Rule.Severity), Operation: "AUDIT", Msg: v.Msg,
 				Resource: checkResource{v.Resource.APIVersion, v.Resource.Kind, v.Resource.Namespace, v.Resource.Name},
-				Details:  v.Details,
+				Details:  v.Details, File: ch.file, Line: ch.line,
 			})
 		}
 		for _, re := range res.Errors {
@@ -450,4 +462,40 @@ func clusterScoped(kind string) bool {
 		return true
 	}
 	return false
+}
+
+// checkCIReport turns a check report into the CI formats' model: every rule the engine
+// holds, every object of --change, each finding at the document of the change it is about.
+func checkCIReport(r checkReport, rules []rego.Rule, changes []changeObject) ciformat.Report {
+	out := ciformat.Report{Tool: "flowguard", Version: version, InfoURI: "https://github.com/flowguard/flowguard"}
+	for _, rule := range rules {
+		out.Rules = append(out.Rules, ciformat.Rule{
+			ID: rule.ID, Title: rule.Title, Description: rule.Description, Severity: string(rule.Severity),
+			Kinds: slices.Concat(rule.Targets, rule.Subjects),
+		})
+	}
+	objects := map[[3]string]ciformat.Object{}
+	for _, ch := range changes {
+		o := ciObject(ch.obj, ch.file, ch.line)
+		out.Objects = append(out.Objects, o)
+		objects[[3]string{ch.file, strconv.Itoa(ch.line), o.Name}] = o
+	}
+	for _, v := range r.Violations {
+		o, ok := objects[[3]string{v.File, strconv.Itoa(v.Line), objectName(v.Resource)}]
+		if !ok {
+			o = ciformat.Object{Kind: v.Resource.Kind, Name: objectName(v.Resource), File: v.File, Line: v.Line}
+		}
+		out.Findings = append(out.Findings, ciformat.Finding{Rule: v.Rule, Severity: v.Severity, Message: v.Msg, Object: o})
+	}
+	return out
+}
+
+// ciObject names a changed object as rules name the kinds they judge.
+func ciObject(obj map[string]any, file string, line int) ciformat.Object {
+	req := admissionRequest("CREATE", obj, nil)
+	name := req.Name
+	if req.Namespace != "" {
+		name = req.Namespace + "/" + name
+	}
+	return ciformat.Object{Kind: rego.KindName(req.Kind.Group, req.Kind.Kind), Name: name, File: file, Line: line}
 }

@@ -16,6 +16,8 @@ ENVTEST_ASSETS ?= $(CACHE_DIR)/k8s/$(K8S_VERSION)
 GOLDMANE_ASSETS ?= $(CACHE_DIR)/goldmane/$(GOLDMANE_VERSION)
 
 VERSION ?= $(shell git -C $(ROOT) describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git -C $(ROOT) rev-parse HEAD 2>/dev/null)
+IMAGE_TOOL = go -C $(ROOT)/hack/tools/image run .
 GO_TEST_FLAGS ?=
 BENCH ?= .
 BENCHTIME ?= 100ms
@@ -39,7 +41,16 @@ help: ## Show this help
 
 .PHONY: build
 build: ## Build bin/flowguard
-	go build -ldflags "-X github.com/flowguard/flowguard/cmd/flowguard/app.version=$(VERSION)" -o $(ROOT)/bin/flowguard ./cmd/flowguard
+	go build -ldflags "-X github.com/flowguard/flowguard/cmd/flowguard/app.version=$(VERSION) -X github.com/flowguard/flowguard/cmd/flowguard/app.commit=$(COMMIT)" -o $(ROOT)/bin/flowguard ./cmd/flowguard
+
+.PHONY: image
+image: ## Build the multi-arch (linux/amd64, linux/arm64) OCI image layout in bin/image, no container engine
+	$(IMAGE_TOOL) build -repo $(ROOT) -out $(ROOT)/bin/image -version $(VERSION)
+
+.PHONY: image-push
+image-push: ## Push bin/image (index and every platform) to IMAGE=host/repository:tag
+	@if [[ -z "$(IMAGE)" ]]; then echo "image-push: set IMAGE=host/repository:tag" >&2; exit 1; fi
+	$(IMAGE_TOOL) push -layout $(ROOT)/bin/image -image $(IMAGE)
 
 .PHONY: manifests
 manifests: ## Generate CRDs, RBAC and deepcopy code from the Go types; Calico's and cert-manager's CRDs
@@ -63,7 +74,7 @@ demo-down: ## Stop the demo's flowguard, kube-apiserver and etcd
 ##@ Test (none of these writes to the tree)
 
 .PHONY: test
-test: test-unit test-rego test-e2e test-verify ## Run every test: unit, Rego, end-to-end and the proof that verify catches drift
+test: test-unit test-rego test-e2e test-verify test-image ## Run every test: unit, Rego, end-to-end, the proof that verify catches drift, the image
 
 .PHONY: test-unit
 test-unit: ## Run the unit tests (no control plane needed)
@@ -78,6 +89,10 @@ test-e2e: envtest goldmane ## Run the end-to-end tests against a real kube-apise
 	@if [[ -z "$(E2E_PKGS)" ]]; then echo "test-e2e: no e2e tests"; exit 1; fi
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) GOLDMANE_ASSETS=$(GOLDMANE_ASSETS) \
 		go test -tags e2e -timeout 40m $(GO_TEST_FLAGS) $(E2E_PKGS)
+
+.PHONY: test-image
+test-image: ## Build the image twice (same digest), run its binary, push it to a registry started in the test
+	go -C hack/tools/image test -timeout 30m $(GO_TEST_FLAGS) ./...
 
 .PHONY: test-verify
 test-verify: ## Prove that make verify fails when a CRD type changes without make manifests
@@ -94,9 +109,11 @@ lint: ## Run go vet and golangci-lint (v2, built from the module proxy)
 	go vet ./...
 	go vet -tags e2e $(E2E_PKGS)
 	go -C hack/tools/controller-gen vet ./...
+	go -C hack/tools/image vet ./...
 	lint=$$($(GOLANGCI_LINT)); \
 		$$lint run ./...; \
-		cd hack/tools/controller-gen && $$lint run --config $(ROOT)/.golangci.yml ./...
+		(cd hack/tools/controller-gen && $$lint run --config $(ROOT)/.golangci.yml ./...); \
+		cd hack/tools/image && $$lint run --config $(ROOT)/.golangci.yml ./...
 
 .PHONY: verify
 verify: ## Fail if generated files, go.mod/go.sum or formatting are stale (regenerates in a scratch copy)

@@ -60,6 +60,7 @@ func NewRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
+	setVersionFlag(root)
 	log.AddFlags(root.PersistentFlags())
 
 	root.AddCommand(

@@ -24,6 +24,8 @@ import (
 	"syscall"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/wait"
+
 	"github.com/flowguard/flowguard/test/cluster"
 	"github.com/flowguard/flowguard/test/demo"
 )
@@ -54,7 +56,7 @@ func main() {
 		case "up":
 			err = up(o)
 		case "down":
-			err = down(o.Dir)
+			err = down(o.Progress, o.Dir)
 		default:
 			err = fmt.Errorf("unknown command %q: want start, up or down", os.Args[1])
 		}
@@ -82,6 +84,7 @@ func absolute(paths ...*string) error {
 // start launches `demo up` in its own session, so that it outlives make, follows its log until
 // it is ready, and tells the story.
 func start(o demo.Options) error {
+	out := o.Progress
 	pidFile := filepath.Join(o.Dir, "demo.pid")
 	if pid, err := readPID(pidFile); err == nil && alive(pid) {
 		return fmt.Errorf("a demo is already running (pid %d); `make demo-down` stops it", pid)
@@ -110,21 +113,21 @@ func start(o demo.Options) error {
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	if err := follow(logPath, exited); err != nil {
+	if err := follow(out, logPath, exited); err != nil {
 		_ = os.Remove(pidFile)
 		return fmt.Errorf("%w (log: %s)", err, logPath)
 	}
 
-	fmt.Println()
-	if err := demo.RunStory(context.Background(), demo.NewRunner(o, os.Stdout)); err != nil {
+	fmt.Fprintln(out)
+	if err := demo.RunStory(context.Background(), demo.NewRunner(o, out)); err != nil {
 		return fmt.Errorf("%w\nThe cluster is still up for a look (`make demo-down` stops it)", err)
 	}
-	demo.Explore(os.Stdout, o)
+	demo.Explore(out, o)
 	return nil
 }
 
-// follow prints the log at path until the ready line or until `demo up` exits.
-func follow(path string, exited <-chan error) error {
+// follow copies the log at path to out until the ready line or until `demo up` exits.
+func follow(out io.Writer, path string, exited <-chan error) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -136,7 +139,7 @@ func follow(path string, exited <-chan error) error {
 		line, err := rd.ReadString('\n')
 		partial += line
 		if err == nil {
-			fmt.Print(partial)
+			fmt.Fprint(out, partial)
 			if strings.HasPrefix(partial, readyLine) {
 				return nil
 			}
@@ -149,8 +152,8 @@ func follow(path string, exited <-chan error) error {
 		select {
 		case err := <-exited:
 			rest, _ := io.ReadAll(rd)
-			fmt.Print(partial + string(rest))
-			return fmt.Errorf("the demo cluster stopped before it was ready: %v", err)
+			fmt.Fprint(out, partial+string(rest))
+			return fmt.Errorf("the demo cluster stopped before it was ready: %w", err)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -164,9 +167,9 @@ func up(o demo.Options) error {
 	if err != nil {
 		return err
 	}
-	fmt.Println(readyLine)
+	fmt.Fprintln(o.Progress, readyLine)
 	<-ctx.Done()
-	fmt.Println("==> Stopping flowguard and the control plane")
+	fmt.Fprintln(o.Progress, "==> Stopping flowguard and the control plane")
 	err = env.Down()
 	if rmErr := os.Remove(filepath.Join(o.Dir, "demo.pid")); rmErr != nil && !errors.Is(rmErr, os.ErrNotExist) {
 		err = errors.Join(err, rmErr)
@@ -175,32 +178,32 @@ func up(o demo.Options) error {
 }
 
 // down stops a running `demo up` and waits until it has stopped everything it started.
-func down(dir string) error {
+func down(out io.Writer, dir string) error {
 	pidFile := filepath.Join(dir, "demo.pid")
 	pid, err := readPID(pidFile)
 	if errors.Is(err, os.ErrNotExist) {
-		fmt.Println("No demo is running.")
+		fmt.Fprintln(out, "No demo is running.")
 		return nil
 	}
 	if err != nil {
 		return err
 	}
 	if !alive(pid) {
-		fmt.Printf("The demo (pid %d) was no longer running.\n", pid)
+		fmt.Fprintf(out, "The demo (pid %d) was no longer running.\n", pid)
 		return os.Remove(pidFile)
 	}
-	fmt.Printf("Stopping the demo (pid %d): flowguard, kube-apiserver and etcd\n", pid)
+	fmt.Fprintf(out, "Stopping the demo (pid %d): flowguard, kube-apiserver and etcd\n", pid)
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
 		return fmt.Errorf("signal pid %d: %w", pid, err)
 	}
-	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		if !alive(pid) {
-			fmt.Println("Stopped.")
-			_ = os.Remove(pidFile)
-			return nil
-		}
+	err = wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, 90*time.Second, true,
+		func(context.Context) (bool, error) { return !alive(pid), nil })
+	if err != nil {
+		return fmt.Errorf("the demo (pid %d) did not stop within 90s; see %s", pid, filepath.Join(dir, "demo.log"))
 	}
-	return fmt.Errorf("the demo (pid %d) did not stop within 90s; see %s", pid, filepath.Join(dir, "demo.log"))
+	fmt.Fprintln(out, "Stopped.")
+	_ = os.Remove(pidFile)
+	return nil
 }
 
 func readPID(path string) (int, error) {

@@ -201,7 +201,7 @@ func (e *Env) poll(ctx context.Context, timeout time.Duration, done func() bool)
 		select {
 		case err := <-e.serveDone:
 			e.serveDone <- err
-			return false, fmt.Errorf("flowguard serve exited: %v", err)
+			return false, fmt.Errorf("flowguard serve exited: %w", err)
 		default:
 		}
 		return done(), nil

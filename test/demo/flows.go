@@ -34,8 +34,11 @@ func replayFlows(src, dst string, end time.Time) (int, time.Time, error) {
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 			return 0, time.Time{}, fmt.Errorf("%s line %d: %w", src, line, err)
 		}
-		if err := json.Unmarshal(sc.Bytes(), &times); err != nil || times.End == 0 {
-			return 0, time.Time{}, fmt.Errorf("%s line %d: no end_time in seconds (%v)", src, line, err)
+		if err := json.Unmarshal(sc.Bytes(), &times); err != nil {
+			return 0, time.Time{}, fmt.Errorf("%s line %d: end_time: %w", src, line, err)
+		}
+		if times.End == 0 {
+			return 0, time.Time{}, fmt.Errorf("%s line %d: no end_time in seconds", src, line)
 		}
 		newest = max(newest, times.End)
 		records = append(records, r)

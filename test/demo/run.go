@@ -9,6 +9,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
 )
 
 // Runner runs the story's commands with the real kubectl, printing each command as a user would
@@ -117,7 +120,7 @@ func shellJoin(args []string) string {
 func expect(what string, res Result, succeed bool, wants ...string) error {
 	switch {
 	case succeed && res.Err != nil:
-		return fmt.Errorf("%s failed: %v\n%s", what, res.Err, res.Combined)
+		return fmt.Errorf("%s failed: %w\n%s", what, res.Err, res.Combined)
 	case !succeed && res.Err == nil:
 		return fmt.Errorf("%s succeeded, but must be refused:\n%s", what, res.Combined)
 	}
@@ -125,6 +128,20 @@ func expect(what string, res Result, succeed bool, wants ...string) error {
 		if !strings.Contains(res.Combined, want) {
 			return fmt.Errorf("%s printed no %q:\n%s", what, want, res.Combined)
 		}
+	}
+	return nil
+}
+
+// admittedQuietly runs kubectl args (a server-side dry run) without showing it until the webhook
+// admits it without a warning, and fails with the last answer if that takes over 15 seconds.
+func (r *Runner) admittedQuietly(ctx context.Context, args []string) error {
+	var last Result
+	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 15*time.Second, true, func(ctx context.Context) (bool, error) {
+		last = r.runQuiet(ctx, args...)
+		return last.Err == nil && !strings.Contains(last.Combined, "Warning:"), nil
+	})
+	if err != nil {
+		return fmt.Errorf("kubectl %s was not admitted cleanly within 15s: %w\n%s", shellJoin(args), err, last.Combined)
 	}
 	return nil
 }

@@ -89,10 +89,13 @@ func TestPausedLeaderWritesNothingAfterItResumes(t *testing.T) {
 	before := shards()
 	a.signal(t, syscall.SIGCONT)
 	a.await(t, "A notices it lost the lease", func() bool { return a.fg.metric(t, "flowguard_traffic_leader") == 0 })
-	// A campaigns again but B holds the lease: give a write that was going to happen time to.
-	time.Sleep(5 * time.Second)
-
-	if got := shards(); got != before {
+	// A campaigns again but B holds the lease: a write that was going to happen has 5s to show.
+	var got int
+	changed := wait.PollUntilContextTimeout(t.Context(), 250*time.Millisecond, 5*time.Second, true, func(context.Context) (bool, error) {
+		got = shards()
+		return got != before, nil
+	})
+	if changed == nil {
 		t.Errorf("ObservedTraffic objects: %d before A resumed, %d after; A wrote after losing the lease", before, got)
 	}
 	for _, op := range []string{"create", "update", "delete"} {

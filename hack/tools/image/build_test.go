@@ -100,7 +100,7 @@ func TestBuildWritesOneManifestPerPlatform(t *testing.T) {
 		if len(cfg.Config.Entrypoint) != 1 || cfg.Config.Entrypoint[0] != "/usr/local/bin/flowguard" {
 			t.Errorf("%s image entrypoint = %q, want the flowguard binary", desc.Platform, cfg.Config.Entrypoint)
 		}
-		if !cfg.Created.Time.Equal(commitTime) {
+		if !cfg.Created.Equal(commitTime) {
 			t.Errorf("%s image created %s, want the commit time %s", desc.Platform, cfg.Created.Time, commitTime)
 		}
 		wantLabels := map[string]string{

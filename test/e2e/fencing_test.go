@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -111,20 +112,50 @@ func TestPausedLeaderWritesNothingAfterItResumes(t *testing.T) {
 	}
 }
 
-// buildFlowguard builds the flowguard binary into a temporary folder.
+// buildFlowguard builds the flowguard binary once for the test process and returns its path.
 func buildFlowguard(t *testing.T) string {
 	t.Helper()
-	root, err := cluster.ModuleRoot()
+	bin, err := flowguardBinary.build()
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(t.TempDir(), "flowguard")
-	cmd := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "./cmd/flowguard")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/flowguard: %v\n%s", err, out)
-	}
 	return bin
+}
+
+// flowguardBinary is the flowguard binary the tests run, built on first use and removed by
+// TestMain.
+var flowguardBinary builtBinary
+
+type builtBinary struct {
+	once      sync.Once
+	dir, path string
+	err       error
+}
+
+func (b *builtBinary) build() (string, error) {
+	b.once.Do(func() {
+		root, err := cluster.ModuleRoot()
+		if err != nil {
+			b.err = err
+			return
+		}
+		if b.dir, b.err = os.MkdirTemp("", "flowguard-e2e-bin-"); b.err != nil {
+			return
+		}
+		b.path = filepath.Join(b.dir, "flowguard")
+		cmd := exec.Command("go", "build", "-o", b.path, "./cmd/flowguard")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.err = fmt.Errorf("go build ./cmd/flowguard: %w\n%s", err, out)
+		}
+	})
+	return b.path, b.err
+}
+
+func (b *builtBinary) remove() {
+	if b.dir != "" {
+		_ = os.RemoveAll(b.dir)
+	}
 }
 
 // flowguardProcess is `flowguard serve` running as a process of its own, so that it can be

@@ -16,13 +16,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spf13/pflag"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/yaml"
 
-	"github.com/flowguard/flowguard/cmd/flowguard/app"
 	"github.com/flowguard/flowguard/flows"
 	"github.com/flowguard/flowguard/test/cluster"
 	"github.com/flowguard/flowguard/webhook/webhooktest"
@@ -31,17 +28,18 @@ import (
 // flowguardNamespace is the namespace the webhook under test believes it runs in.
 const flowguardNamespace = "flowguard-system"
 
-// runningFlowguard is `flowguard serve` running in the test process against the control plane,
-// called by the API server through the ValidatingWebhookConfiguration of config/webhook.
+// runningFlowguard is `flowguard serve` running against the control plane, called by the API
+// server through the ValidatingWebhookConfiguration of config/webhook.
 type runningFlowguard struct {
 	c          *cluster.Cluster
 	metricsURL string
 	logs       *lockedBuffer
 }
 
-// startFlowguard runs flowguard serve with args (besides the addresses and certificates it
-// chooses), waits until it reports ready, installs config/webhook's configuration pointing at it
-// over TLS with a CA made for the test, and waits until the API server calls it.
+// startFlowguard runs the flowguard binary's serve with args (besides the addresses and
+// certificates it chooses) as a process of its own, as a Pod runs it, waits until it reports
+// ready, installs config/webhook's configuration pointing at it over TLS with a CA made for the
+// test, and waits until the API server calls it.
 func startFlowguard(t *testing.T, c *cluster.Cluster, args ...string) *runningFlowguard {
 	t.Helper()
 	now := time.Now()
@@ -53,60 +51,11 @@ func startFlowguard(t *testing.T, c *cluster.Cluster, args ...string) *runningFl
 	if _, err := ca.WriteServingCert(certDir, now, "127.0.0.1"); err != nil {
 		t.Fatal(err)
 	}
-	webhookPort, metricsPort, probePort := freePort(t), freePort(t), freePort(t)
-	o := app.NewServeOptions()
-	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
-	o.AddFlags(fs)
-	args = append([]string{
-		"--kubeconfig=" + c.Kubeconfig,
-		"--namespace=" + flowguardNamespace,
-		"--webhook-host=127.0.0.1",
-		fmt.Sprintf("--webhook-port=%d", webhookPort),
-		"--cert-dir=" + certDir,
-		fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", metricsPort),
-		fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", probePort),
-		"--leader-elect=false",
-	}, args...)
-	if err := fs.Parse(args); err != nil {
-		t.Fatal(err)
-	}
-	if err := o.Validate(); err != nil {
-		t.Fatal(err)
-	}
-
-	fg := &runningFlowguard{c: c, metricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort), logs: &lockedBuffer{}}
-	logOpts := app.LogOptions{Level: "debug", Format: "console"}
-	ctx, cancel := context.WithCancel(logf.IntoContext(context.Background(), logOpts.Logger(fg.logs)))
-	done := make(chan error, 1)
-	go func() { done <- app.RunServe(ctx, o) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("flowguard serve: %v", err)
-		}
-		if t.Failed() {
-			t.Logf("flowguard logs:\n%s", fg.logs.String())
-		}
-	})
-
-	readyz := fmt.Sprintf("http://127.0.0.1:%d/readyz", probePort)
-	if err := wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, 60*time.Second, true, func(context.Context) (bool, error) {
-		select {
-		case err := <-done:
-			return false, fmt.Errorf("flowguard serve exited: %w", err)
-		default:
-		}
-		resp, err := http.Get(readyz)
-		if err != nil {
-			return false, nil
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, nil
-	}); err != nil {
-		t.Fatalf("flowguard did not become ready: %v\n%s", err, fg.logs.String())
-	}
-	fg.installWebhookConfiguration(t, fmt.Sprintf("https://127.0.0.1:%d/validate", webhookPort), ca.PEM)
-	return fg
+	p := startFlowguardProcess(t, buildFlowguard(t), "serve", c.Kubeconfig, certDir,
+		append([]string{"--leader-elect=false", "--log-level=debug"}, args...)...)
+	p.fg.c = c
+	p.fg.installWebhookConfiguration(t, p.webhookURL+"/validate", ca.PEM)
+	return p.fg
 }
 
 // installWebhookConfiguration creates config/webhook's ValidatingWebhookConfiguration as shipped,

@@ -74,12 +74,22 @@ func (c *Cluster) LoadReader(r io.Reader, name string) error {
 	return nil
 }
 
-// manifestFiles lists p if it is a file, or the manifest files in it (and, recursively, in
-// its subfolders), in lexical order; hidden folders (.git) are skipped.
+// manifestFiles lists p if it is a file, or the manifest files in it; see ListFiles.
 func manifestFiles(p string, recursive bool) ([]string, error) {
-	st, err := os.Stat(p)
+	files, err := ListFiles(p, recursive, ".yaml", ".yml", ".json")
 	if err != nil {
 		return nil, fmt.Errorf("read manifests: %w", err)
+	}
+	return files, nil
+}
+
+// ListFiles lists p if it is a file, or the files in it (and, when recursive, in its
+// subfolders) whose extension is one of exts, in lexical order, as kubectl -f reads a folder;
+// hidden folders (.git) are skipped.
+func ListFiles(p string, recursive bool, exts ...string) ([]string, error) {
+	st, err := os.Stat(p)
+	if err != nil {
+		return nil, err
 	}
 	if !st.IsDir() {
 		return []string{p}, nil
@@ -96,14 +106,13 @@ func manifestFiles(p string, recursive bool) ([]string, error) {
 			}
 			return nil
 		}
-		switch strings.ToLower(filepath.Ext(name)) {
-		case ".yaml", ".yml", ".json":
+		if slices.Contains(exts, strings.ToLower(filepath.Ext(name))) {
 			files = append(files, path)
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read manifests under %s: %w", p, err)
+		return nil, fmt.Errorf("under %s: %w", p, err)
 	}
 	slices.Sort(files)
 	return files, nil

@@ -27,6 +27,9 @@ type TestOptions struct {
 	Run string
 	// Timeout bounds each test; default 5s.
 	Timeout time.Duration
+	// Modules are rules loaded beside the paths' modules, each named by its Name in errors:
+	// the modules of RegoRule manifests under test.
+	Modules []UserRule
 }
 
 // TestSummary counts test outcomes.
@@ -50,8 +53,19 @@ func RunTests(ctx context.Context, paths []string, opts TestOptions) (TestSummar
 	if err != nil {
 		return sum, fmt.Errorf("load %s: %w", strings.Join(paths, ", "), err)
 	}
-	caps, removed := capabilities(builtinDecls())
 	var errs CompileErrors
+	for _, u := range opts.Modules {
+		if _, dup := modules[u.Name]; dup {
+			return sum, fmt.Errorf("module %s: loaded twice", u.Name)
+		}
+		m, err := ast.ParseModuleWithOpts(u.Name, u.Source, popts)
+		if err != nil {
+			errs = append(errs, astErrors(u.Name, err)...)
+			continue
+		}
+		modules[u.Name] = m
+	}
+	caps, removed := capabilities(builtinDecls())
 	for file, m := range modules {
 		errs = append(errs, sandboxErrors(file, m, removed)...)
 	}

@@ -214,6 +214,18 @@ func (e CompileError) Error() string {
 	return b.String()
 }
 
+// InModule is the error without its file, as the author of a module embedded in a manifest
+// reads it: "line 3, column 5: code: message".
+func (e CompileError) InModule() string {
+	switch {
+	case e.Line > 0 && e.Column > 0:
+		return fmt.Sprintf("line %d, column %d: %s: %s", e.Line, e.Column, e.Code, e.Message)
+	case e.Line > 0:
+		return fmt.Sprintf("line %d: %s: %s", e.Line, e.Code, e.Message)
+	}
+	return e.Code + ": " + e.Message
+}
+
 // CompileErrors are every problem found in a rule set, in file and line order.
 type CompileErrors []CompileError
 

@@ -40,23 +40,12 @@ func (h *Handler) compileRegoRule(_ context.Context, r *review) result {
 		if ce.File != "" && ce.File != r.req.Name {
 			continue // the built-in library compiled beside it is not the author's problem
 		}
-		errs = append(errs, field.Invalid(p, sourceLine(rr.Spec.Module, ce.Line), compileMessage(ce)))
+		errs = append(errs, field.Invalid(p, sourceLine(rr.Spec.Module, ce.Line), ce.InModule()))
 	}
 	if len(errs) == 0 {
 		errs = field.ErrorList{field.Invalid(p, "", err.Error())}
 	}
 	return result{errs: errs}
-}
-
-// compileMessage is a compiler message in the form editors understand: line:column: code: text.
-func compileMessage(ce rego.CompileError) string {
-	switch {
-	case ce.Line > 0 && ce.Column > 0:
-		return fmt.Sprintf("line %d, column %d: %s: %s", ce.Line, ce.Column, ce.Code, ce.Message)
-	case ce.Line > 0:
-		return fmt.Sprintf("line %d: %s: %s", ce.Line, ce.Code, ce.Message)
-	}
-	return ce.Code + ": " + ce.Message
 }
 
 // sourceLine returns line n (1-based) of src, which a field error shows as the invalid value so

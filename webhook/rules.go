@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/flowguard/flowguard/api/v1alpha1"
 	"github.com/flowguard/flowguard/rego"
+	"github.com/flowguard/flowguard/rego/rulefile"
 )
 
 // +kubebuilder:rbac:groups=flowguard.dev,resources=regorules,verbs=get;list;watch
@@ -100,7 +100,7 @@ func (l *RuleLoader) reload(ctx context.Context) error {
 	rules := make([]rego.UserRule, 0, len(list.Items))
 	var errs []error
 	for i := range list.Items {
-		r, err := userRule(&list.Items[i])
+		r, err := rulefile.FromRegoRule(&list.Items[i])
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -112,22 +112,6 @@ func (l *RuleLoader) reload(ctx context.Context) error {
 	}
 	logf.FromContext(ctx).Info("User rules reloaded", "regorules", len(list.Items))
 	return errors.Join(errs...)
-}
-
-func userRule(rr *v1alpha1.RegoRule) (rego.UserRule, error) {
-	r := rego.UserRule{
-		Name:     rr.Name,
-		Source:   rr.Spec.Module,
-		Action:   rego.Action(rr.Spec.EnforcementAction),
-		Severity: rego.Severity(rr.Spec.Severity),
-		Targets:  rr.Spec.Targets,
-	}
-	if p := rr.Spec.Parameters; p != nil && len(p.Raw) > 0 {
-		if err := json.Unmarshal(p.Raw, &r.Parameters); err != nil {
-			return r, fmt.Errorf("RegoRule %s: spec.parameters: %w", rr.Name, err)
-		}
-	}
-	return r, nil
 }
 
 // errRulesNotLoaded is what readiness reports until the RegoRules have been loaded once.

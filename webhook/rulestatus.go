@@ -12,6 +12,7 @@ import (
 
 	"github.com/flowguard/flowguard/api/v1alpha1"
 	"github.com/flowguard/flowguard/rego"
+	"github.com/flowguard/flowguard/rego/rulefile"
 )
 
 // +kubebuilder:rbac:groups=flowguard.dev,resources=regorules/status,verbs=get;update;patch
@@ -74,7 +75,7 @@ func compiledStatus(rr *v1alpha1.RegoRule, now metav1.Time) v1alpha1.RegoRuleSta
 		ObservedGeneration: rr.Generation,
 		LastTransitionTime: now,
 	}
-	u, err := userRule(rr)
+	u, err := rulefile.FromRegoRule(rr)
 	var r rego.Rule
 	if err == nil {
 		r, err = u.Compile()

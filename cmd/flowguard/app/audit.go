@@ -22,6 +22,7 @@ import (
 	"github.com/flowguard/flowguard/audit/render"
 	"github.com/flowguard/flowguard/netpol"
 	"github.com/flowguard/flowguard/rego"
+	"github.com/flowguard/flowguard/rego/rulefile"
 )
 
 // AuditOptions are the flags of `flowguard audit`.
@@ -35,6 +36,7 @@ type AuditOptions struct {
 	Output     string
 	Namespaces []string
 	Rules      []string
+	UserRules  []string
 	Params     []string
 	FailOn     string
 	Timeout    time.Duration
@@ -63,6 +65,7 @@ func (o *AuditOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVarP(&o.Output, "output", "o", string(render.Text), "output format: "+strings.Join(formats, ", "))
 	fs.StringSliceVarP(&o.Namespaces, "namespace", "n", nil, "audit only these namespaces (cluster-scoped objects are always audited); default: all")
 	fs.StringSliceVar(&o.Rules, "rule", nil, "run only these rule ids; default: every audit rule")
+	addRulesFlag(fs, &o.UserRules)
 	fs.StringArrayVar(&o.Params, "param", nil, "a rule parameter, RULE.NAME=VALUE (VALUE is JSON, or else a string), e.g. missing-default-deny.egress=true")
 	fs.StringVar(&o.FailOn, "fail-on", "", "exit 1 when a finding is at least this severe: critical, high, medium, low or info")
 	fs.DurationVar(&o.Timeout, "timeout", 30*time.Second, "deadline of the rules' evaluation per object")
@@ -123,13 +126,16 @@ func validSeverity(s string) bool {
 func newAuditCommand() *cobra.Command {
 	o := &AuditOptions{now: time.Now}
 	cmd := &cobra.Command{
-		Use:   "audit (-f PATH... | --kubeconfig FILE) [--flows PATH...] [--at TIME] [-o text|json|yaml|html|policyreport]",
+		Use:   "audit (-f PATH... | --kubeconfig FILE) [--flows PATH...] [--rules PATH...] [--at TIME] [-o text|json|yaml|html|policyreport]",
 		Short: "Audit network policies offline against observed traffic and the rule library",
 		Long: `Read the cluster state from manifests (-f), or from a live cluster (--kubeconfig), and the
 observed traffic from Calico flow logs (--flows), run every audit rule, and print the findings: which workloads no policy protects,
 which namespaces lack a default deny, which allow rules are far wider than the traffic they
 carry or carry none, which flows were denied, and what to do about each, often with the
-narrowed policy as YAML.
+narrowed policy as YAML. User rules from --rules (RegoRule manifests and .rego modules) and
+the RegoRules among -f's objects run beside the built-in rules, compiled and sandboxed as
+flowguard serve compiles them; one that does not compile is exit 2. --rule and --param name
+them by their METADATA id like the built-in ones.
 
 The lookback window ends at the newest flow record unless --at says otherwise, so old flow
 logs can be audited. Output formats: text (a summary table, then findings by severity), json
@@ -141,6 +147,7 @@ Exit status: 0 when the audit ran (findings included), 1 when --fail-on is given
 is at least that severe, 2 on input that cannot be read or understood.`,
 		Example: `  flowguard audit -f examples/shop --flows examples/shop/flows.jsonl
   flowguard audit -f cluster/ --flows logs/ -o html > audit.html
+  flowguard audit -f cluster/ --flows logs/ --rules regorules/ --rule team-label
   flowguard audit -f cluster/ --flows logs/ -o json --fail-on high --param missing-default-deny.egress=true
   flowguard audit --kubeconfig ~/.kube/config --flows logs/ --namespace payments -o json`,
 		Args: cobra.NoArgs,
@@ -167,6 +174,10 @@ func runAudit(ctx context.Context, o *AuditOptions, stdout, stderr io.Writer) er
 	} else if cluster, err = loadClusterFiles(o.Files, o.Recursive); err != nil {
 		return err
 	}
+	var userRules rulefile.Set
+	if userRules, err = loadUserRules(o.UserRules, o.Files, o.Recursive); err != nil {
+		return err
+	}
 	traffic, err := loadFlows(ctx, o.Flows, o.AllowNoFlows, whyFlowRules, stderr)
 	if err != nil {
 		return err
@@ -180,15 +191,20 @@ func runAudit(ctx context.Context, o *AuditOptions, stdout, stderr io.Writer) er
 		now = o.now()
 	}
 	state := rego.NewStaticState(cluster, graph, now)
-	if err := o.checkNames(state, cluster); err != nil {
+	if err := o.checkNames(state, cluster, userRules); err != nil {
+		return err
+	}
+	params, err := userRuleParameters(o.params, userRules)
+	if err != nil {
 		return err
 	}
 	ev := regoeval.NewEvaluator(state, regoeval.Options{
-		Engine: rego.Options{Deadline: o.Timeout, Lookback: o.Lookback},
+		Engine:    rego.Options{Deadline: o.Timeout, Lookback: o.Lookback},
+		UserRules: userRules.UserRules,
 		// A one-off audit has the machine to itself: one shard of namespaces per core.
 		Workers: runtime.GOMAXPROCS(0),
 	})
-	res, err := ev.Evaluate(ctx, audit.Scope{Namespaces: o.Namespaces, Rules: o.Rules, Parameters: o.params, Lookback: o.Lookback})
+	res, err := ev.Evaluate(ctx, audit.Scope{Namespaces: o.Namespaces, Rules: o.Rules, Parameters: params, Lookback: o.Lookback})
 	if err != nil {
 		return err
 	}
@@ -235,8 +251,8 @@ func failOn(threshold string, findings []audit.Finding, stderr io.Writer) error 
 
 // checkNames refuses rule ids, parameter names and namespaces that nothing holds: a typo there
 // would otherwise give a clean report.
-func (o *AuditOptions) checkNames(state rego.State, cluster *netpol.Cluster) error {
-	eng, err := rego.NewEngine(state, rego.Options{})
+func (o *AuditOptions) checkNames(state rego.State, cluster *netpol.Cluster, userRules rulefile.Set) error {
+	eng, err := newEngine(state, rego.Options{}, userRules)
 	if err != nil {
 		return err
 	}

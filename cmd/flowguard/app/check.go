@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,6 +20,7 @@ import (
 	"github.com/flowguard/flowguard/cmd/flowguard/ciformat"
 	"github.com/flowguard/flowguard/netpol"
 	"github.com/flowguard/flowguard/rego"
+	"github.com/flowguard/flowguard/rego/rulefile"
 )
 
 // OperationAnnotation on an object in --change says what to do with it; "DELETE" deletes it.
@@ -34,6 +33,7 @@ type CheckOptions struct {
 	Recursive bool
 	Flows     []string
 	Changes   []string
+	Rules     []string
 	At        string
 	Output    string
 	Lookback  time.Duration
@@ -50,6 +50,7 @@ func (o *CheckOptions) AddFlags(fs *pflag.FlagSet) {
 	addRecursiveFlag(fs, &o.Recursive)
 	fs.StringSliceVar(&o.Flows, "flows", nil, "observed traffic: Calico flow-log files or folders (plain or gzip); without it, rules that need flows are skipped")
 	fs.StringSliceVar(&o.Changes, "change", nil, "the proposed change: manifests applied on top of -f in order; annotate an object flowguard.dev/operation=DELETE to delete it")
+	addRulesFlag(fs, &o.Rules)
 	fs.StringVar(&o.At, "at", "", "end of the lookback window (RFC 3339); default: the newest flow record")
 	fs.StringVarP(&o.Output, "output", "o", "text", "output format: text, json, sarif (SARIF 2.1.0), junit (JUnit XML) or github (Actions annotations)")
 	fs.DurationVar(&o.Lookback, "lookback", rego.DefaultLookback, "window of observed traffic the rules judge by")
@@ -84,19 +85,22 @@ func (o *CheckOptions) Validate() error {
 func newCheckCommand() *cobra.Command {
 	o := &CheckOptions{}
 	cmd := &cobra.Command{
-		Use:   "check -f PATH... --change PATH... [--flows PATH...] [--at TIME] [-o text|json|sarif|junit|github]",
+		Use:   "check -f PATH... --change PATH... [--flows PATH...] [--rules PATH...] [--at TIME] [-o text|json|sarif|junit|github]",
 		Short: "Run the admission decision offline: apply changes on top of a cluster and report denials and warnings",
 		Long: `Apply each object of --change on top of the cluster state of -f, in order, as the API server
 would send it to flowguard's webhook (CREATE, UPDATE when -f already holds it, DELETE when the
 object is annotated flowguard.dev/operation=DELETE), run every rule that targets its kind,
 and print the denials and warnings. Observed traffic from --flows makes the flow-aware rules
 (breaking-change, wider-than-observed) judge by the lookback window, which ends at the newest
-flow record unless --at says otherwise.
+flow record unless --at says otherwise. User rules from --rules (RegoRule manifests and .rego
+modules) and the RegoRules among -f's objects run beside the built-in rules, compiled and
+sandboxed as flowguard serve compiles them; one that does not compile is exit 2.
 
 Exit status: 0 when every change is allowed (warnings included), 1 when one is denied, 2 on
 input that cannot be read or understood.`,
 		Example: `  flowguard check -f cluster/ --flows flows.jsonl --change pr/policy.yaml
-  flowguard check -f cluster/ --flows logs/ --change deny-all.yaml --at 2025-10-01T12:00:00Z -o json`,
+  flowguard check -f cluster/ --flows logs/ --change deny-all.yaml --at 2025-10-01T12:00:00Z -o json
+  flowguard check -f cluster/ --flows logs/ --rules regorules/ --change pr/ -o sarif > flowguard.sarif`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.Validate(); err != nil {
@@ -146,6 +150,10 @@ func runCheck(ctx context.Context, o *CheckOptions, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	userRules, err := loadUserRules(o.Rules, o.Files, o.Recursive)
+	if err != nil {
+		return err
+	}
 	in, err := loadFlows(ctx, o.Flows, o.AllowNoFlows, whyFlowRules, stderr)
 	if err != nil {
 		return err
@@ -176,7 +184,7 @@ func runCheck(ctx context.Context, o *CheckOptions, stdout, stderr io.Writer) er
 		if err != nil {
 			return badInput(fmt.Errorf("%s: %w", ch.where, err))
 		}
-		engine, err := rego.NewEngine(rego.NewStaticState(cluster, graph, now), rego.Options{Deadline: o.Timeout, Lookback: o.Lookback})
+		engine, err := newEngine(rego.NewStaticState(cluster, graph, now), rego.Options{Deadline: o.Timeout, Lookback: o.Lookback}, userRules)
 		if err != nil {
 			return err
 		}
@@ -210,7 +218,7 @@ func runCheck(ctx context.Context, o *CheckOptions, stdout, stderr io.Writer) er
 			applied = append(applied, ch)
 		}
 	}
-	if err := auditChanges(ctx, o, rego.NewStaticState(cluster, graph, now), applied, &report); err != nil {
+	if err := auditChanges(ctx, o, rego.NewStaticState(cluster, graph, now), userRules, applied, &report); err != nil {
 		return err
 	}
 
@@ -279,7 +287,7 @@ type changeObject struct {
 func readObjects(paths []string) ([]changeObject, error) {
 	var out []changeObject
 	for _, p := range paths {
-		files, err := manifestFiles(p)
+		files, err := netpol.ListFiles(p, true, ".yaml", ".yml", ".json")
 		if err != nil {
 			return nil, err
 		}
@@ -292,25 +300,6 @@ func readObjects(paths []string) ([]changeObject, error) {
 		}
 	}
 	return out, nil
-}
-
-func manifestFiles(p string) ([]string, error) {
-	info, err := os.Stat(p)
-	if err != nil {
-		return nil, err
-	}
-	if !info.IsDir() {
-		return []string{p}, nil
-	}
-	var files []string
-	err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && slices.Contains([]string{".yaml", ".yml", ".json"}, filepath.Ext(path)) {
-			files = append(files, path)
-		}
-		return err
-	})
-	slices.Sort(files)
-	return files, err
 }
 
 func readManifest(path string) ([]changeObject, error) {
@@ -417,8 +406,8 @@ func applyChange(c *netpol.Cluster, op string, old, obj map[string]any) (*netpol
 // not already run for each changed object's kind (unused-rule, shadowed-rule,
 // missing-default-deny, ...): what the next audit will say about the change. Their findings
 // never deny.
-func auditChanges(ctx context.Context, o *CheckOptions, state rego.State, changed []changeObject, report *checkReport) error {
-	engine, err := rego.NewEngine(state, rego.Options{Deadline: o.Timeout, Lookback: o.Lookback})
+func auditChanges(ctx context.Context, o *CheckOptions, state rego.State, userRules rulefile.Set, changed []changeObject, report *checkReport) error {
+	engine, err := newEngine(state, rego.Options{Deadline: o.Timeout, Lookback: o.Lookback}, userRules)
 	if err != nil {
 		return err
 	}

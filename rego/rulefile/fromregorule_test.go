@@ -1,4 +1,4 @@
-package webhook
+package rulefile
 
 import (
 	"reflect"
@@ -13,7 +13,7 @@ import (
 )
 
 // A RegoRule's spec becomes the engine's UserRule, its overrides and parameters intact.
-func TestUserRule(t *testing.T) {
+func TestFromRegoRule(t *testing.T) {
 	tests := map[string]struct {
 		spec    v1alpha1.RegoRuleSpec
 		want    rego.UserRule
@@ -36,7 +36,7 @@ func TestUserRule(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			got, err := userRule(&v1alpha1.RegoRule{ObjectMeta: metav1.ObjectMeta{Name: "r"}, Spec: tc.spec})
+			got, err := FromRegoRule(&v1alpha1.RegoRule{ObjectMeta: metav1.ObjectMeta{Name: "r"}, Spec: tc.spec})
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tc.wantErr)
@@ -47,7 +47,7 @@ func TestUserRule(t *testing.T) {
 				t.Fatal(err)
 			}
 			if !reflect.DeepEqual(got, tc.want) {
-				t.Errorf("userRule = %+v, want %+v", got, tc.want)
+				t.Errorf("FromRegoRule = %+v, want %+v", got, tc.want)
 			}
 		})
 	}

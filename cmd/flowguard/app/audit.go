@@ -20,6 +20,7 @@ import (
 	"github.com/flowguard/flowguard/audit/picture"
 	"github.com/flowguard/flowguard/audit/regoeval"
 	"github.com/flowguard/flowguard/audit/render"
+	"github.com/flowguard/flowguard/cmd/flowguard/ciformat"
 	"github.com/flowguard/flowguard/netpol"
 	"github.com/flowguard/flowguard/rego"
 	"github.com/flowguard/flowguard/rego/rulefile"
@@ -45,6 +46,8 @@ type AuditOptions struct {
 
 	at     time.Time
 	format render.Format
+	// ci is set when the output is a CI format, which render does not write.
+	ci     ciformat.Format
 	params map[string]map[string]any
 	// now is the clock used when neither --at nor flows say what time it is.
 	now func() time.Time
@@ -52,10 +55,11 @@ type AuditOptions struct {
 
 // AddFlags registers the flags.
 func (o *AuditOptions) AddFlags(fs *pflag.FlagSet) {
-	formats := make([]string, 0, len(render.Formats()))
+	formats := make([]string, 0, len(render.Formats())+len(ciformat.Formats()))
 	for _, f := range render.Formats() {
 		formats = append(formats, string(f))
 	}
+	formats = append(formats, "sarif (SARIF 2.1.0)", "junit (JUnit XML)", "github (Actions annotations)")
 	fs.StringSliceVarP(&o.Files, "filename", "f", nil, "cluster state: manifest files or folders (YAML or JSON, multi-document, Lists)")
 	addRecursiveFlag(fs, &o.Recursive)
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", "", "read the cluster state from the cluster this kubeconfig points at instead of -f")
@@ -85,8 +89,10 @@ func (o *AuditOptions) Validate() error {
 	case o.Timeout <= 0:
 		return badInput(fmt.Errorf("--timeout %s: must be positive", o.Timeout))
 	}
-	if o.format, err = render.ParseFormat(o.Output); err != nil {
-		return badInput(fmt.Errorf("--output: %w", err))
+	if slices.Contains(ciformat.Formats(), ciformat.Format(o.Output)) {
+		o.ci = ciformat.Format(o.Output)
+	} else if o.format, err = render.ParseFormat(o.Output); err != nil {
+		return badInput(fmt.Errorf("--output: %w, %s", err, ciFormatNames()))
 	}
 	if o.FailOn != "" && !validSeverity(o.FailOn) {
 		return badInput(fmt.Errorf("--fail-on %q: must be critical, high, medium, low or info", o.FailOn))
@@ -126,7 +132,7 @@ func validSeverity(s string) bool {
 func newAuditCommand() *cobra.Command {
 	o := &AuditOptions{now: time.Now}
 	cmd := &cobra.Command{
-		Use:   "audit (-f PATH... | --kubeconfig FILE) [--flows PATH...] [--rules PATH...] [--at TIME] [-o text|json|yaml|html|policyreport]",
+		Use:   "audit (-f PATH... | --kubeconfig FILE) [--flows PATH...] [--rules PATH...] [--at TIME] [-o text|json|yaml|html|policyreport|sarif|junit|github]",
 		Short: "Audit network policies offline against observed traffic and the rule library",
 		Long: `Read the cluster state from manifests (-f), or from a live cluster (--kubeconfig), and the
 observed traffic from Calico flow logs (--flows), run every audit rule, and print the findings: which workloads no policy protects,
@@ -141,12 +147,17 @@ The lookback window ends at the newest flow record unless --at says otherwise, s
 logs can be audited. Output formats: text (a summary table, then findings by severity), json
 and yaml (top-level summary and findings), html (one self-contained page with a picture of
 namespaces, workloads and their allowed and observed traffic), policyreport
-(wgpolicyk8s.io/v1alpha2 PolicyReports for existing report viewers).
+(wgpolicyk8s.io/v1alpha2 PolicyReports for existing report viewers), and for CI systems sarif
+(SARIF 2.1.0 for code scanning), junit (a test case per rule and object) and github (Actions
+annotations). In these a finding points at the file and line of its object's document in -f,
+or names the object by kind, namespace and name when no file holds it (SARIF's logical
+location).
 
 Exit status: 0 when the audit ran (findings included), 1 when --fail-on is given and a finding
 is at least that severe, 2 on input that cannot be read or understood.`,
 		Example: `  flowguard audit -f examples/shop --flows examples/shop/flows.jsonl
   flowguard audit -f cluster/ --flows logs/ -o html > audit.html
+  flowguard audit -f cluster/ --flows logs/ -o sarif > flowguard.sarif
   flowguard audit -f cluster/ --flows logs/ --rules regorules/ --rule team-label
   flowguard audit -f cluster/ --flows logs/ -o json --fail-on high --param missing-default-deny.egress=true
   flowguard audit --kubeconfig ~/.kube/config --flows logs/ --namespace payments -o json`,
@@ -165,12 +176,10 @@ is at least that severe, 2 on input that cannot be read or understood.`,
 func runAudit(ctx context.Context, o *AuditOptions, stdout, stderr io.Writer) error {
 	var cluster *netpol.Cluster
 	var err error
-	subject := strings.Join(o.Files, ", ")
 	if o.Kubeconfig != "" {
 		if cluster, err = loadLiveCluster(ctx, o.Kubeconfig); err != nil {
 			return err
 		}
-		subject = "the cluster of " + o.Kubeconfig
 	} else if cluster, err = loadClusterFiles(o.Files, o.Recursive); err != nil {
 		return err
 	}
@@ -191,7 +200,8 @@ func runAudit(ctx context.Context, o *AuditOptions, stdout, stderr io.Writer) er
 		now = o.now()
 	}
 	state := rego.NewStaticState(cluster, graph, now)
-	if err := o.checkNames(state, cluster, userRules); err != nil {
+	rules, err := o.checkNames(state, cluster, userRules)
+	if err != nil {
 		return err
 	}
 	params, err := userRuleParameters(o.params, userRules)
@@ -208,14 +218,7 @@ func runAudit(ctx context.Context, o *AuditOptions, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	in := render.Input{Result: res, Subject: subject, RunName: "flowguard-audit"}
-	if len(o.Flows) > 0 {
-		in.Flows = traffic.json()
-	}
-	if o.format == render.HTML {
-		in.Picture = picture.Build(cluster, graph, res.Window, o.Namespaces)
-	}
-	if err := render.Write(stdout, o.format, in); err != nil {
+	if err := o.write(stdout, res, rules, traffic, cluster); err != nil {
 		return err
 	}
 	for _, s := range res.Skipped {
@@ -224,6 +227,41 @@ func runAudit(ctx context.Context, o *AuditOptions, stdout, stderr io.Writer) er
 		}
 	}
 	return failOn(o.FailOn, res.Findings, stderr)
+}
+
+// write writes the audit in the format of -o.
+func (o *AuditOptions) write(w io.Writer, res audit.Result, rules []rego.Rule, traffic flowInput, cluster *netpol.Cluster) error {
+	if o.ci != "" {
+		files := slices.DeleteFunc(slices.Clone(o.Files), func(p string) bool { return p == "-" })
+		objects, err := readObjects(files, o.Recursive)
+		if err != nil {
+			return badInput(err)
+		}
+		if err := ciformat.Write(w, o.ci, auditCIReport(res, rules, objects)); err != nil {
+			return fmt.Errorf("write -o %s: %w", o.ci, err)
+		}
+		return nil
+	}
+	subject := strings.Join(o.Files, ", ")
+	if o.Kubeconfig != "" {
+		subject = "the cluster of " + o.Kubeconfig
+	}
+	in := render.Input{Result: res, Subject: subject, RunName: "flowguard-audit"}
+	if len(o.Flows) > 0 {
+		in.Flows = traffic.json()
+	}
+	if o.format == render.HTML {
+		in.Picture = picture.Build(cluster, traffic.Graph, res.Window, o.Namespaces)
+	}
+	return render.Write(w, o.format, in)
+}
+
+func ciFormatNames() string {
+	names := make([]string, 0, len(ciformat.Formats()))
+	for _, f := range ciformat.Formats() {
+		names = append(names, string(f))
+	}
+	return strings.Join(names, ", ")
 }
 
 // failOn returns ExitFailed when a finding is at least as severe as threshold, and says on stderr
@@ -250,18 +288,22 @@ func failOn(threshold string, findings []audit.Finding, stderr io.Writer) error 
 }
 
 // checkNames refuses rule ids, parameter names and namespaces that nothing holds: a typo there
-// would otherwise give a clean report.
-func (o *AuditOptions) checkNames(state rego.State, cluster *netpol.Cluster, userRules rulefile.Set) error {
+// would otherwise give a clean report. It returns the audit rules that will run.
+func (o *AuditOptions) checkNames(state rego.State, cluster *netpol.Cluster, userRules rulefile.Set) ([]rego.Rule, error) {
 	eng, err := newEngine(state, rego.Options{}, userRules)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	var run []rego.Rule
 	rules := map[string]rego.Rule{}
 	var ids []string
 	for _, r := range eng.Rules() {
 		if r.Audits() {
 			rules[r.ID] = r
 			ids = append(ids, r.ID)
+			if len(o.Rules) == 0 || slices.Contains(o.Rules, r.ID) {
+				run = append(run, r)
+			}
 		}
 	}
 	var errs []error
@@ -290,7 +332,7 @@ func (o *AuditOptions) checkNames(state rego.State, cluster *netpol.Cluster, use
 	}
 	errs = append(errs, unknownName("--namespace", "namespace in the input", o.Namespaces, regoeval.ClusterNamespaces(cluster)))
 	if err := errors.Join(errs...); err != nil {
-		return badInput(err)
+		return nil, badInput(err)
 	}
-	return nil
+	return run, nil
 }

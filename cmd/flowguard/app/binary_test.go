@@ -56,7 +56,14 @@ type binResult struct {
 // runBinary runs the built flowguard with args and returns its exit code and output.
 func runBinary(t *testing.T, args ...string) binResult {
 	t.Helper()
+	return runBinaryIn(t, "", args...)
+}
+
+// runBinaryIn is runBinary with stdin as the standard input.
+func runBinaryIn(t *testing.T, stdin string, args ...string) binResult {
+	t.Helper()
 	cmd := exec.Command(flowguardBinary(t), args...)
+	cmd.Stdin = strings.NewReader(stdin)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()

@@ -167,7 +167,7 @@ func runCheck(ctx context.Context, o *CheckOptions, stdout, stderr io.Writer) er
 	if _, err := netpol.LoadWith(netpol.LoadOptions{Recursive: true}, o.Changes...); err != nil {
 		return badInput(fmt.Errorf("read --change: %w", err))
 	}
-	changes, err := readObjects(o.Changes)
+	changes, err := readObjects(o.Changes, true)
 	if err != nil {
 		return badInput(err)
 	}
@@ -282,12 +282,12 @@ type changeObject struct {
 	line int
 }
 
-// readObjects reads every object of the given manifest files and folders, in order: YAML or
-// JSON, multi-document, with List kinds unfolded.
-func readObjects(paths []string) ([]changeObject, error) {
+// readObjects reads every object of the given manifest files and folders (their subfolders
+// too when recursive), in order: YAML or JSON, multi-document, with List kinds unfolded.
+func readObjects(paths []string, recursive bool) ([]changeObject, error) {
 	var out []changeObject
 	for _, p := range paths {
-		files, err := netpol.ListFiles(p, true, ".yaml", ".yml", ".json")
+		files, err := netpol.ListFiles(p, recursive, ".yaml", ".yml", ".json")
 		if err != nil {
 			return nil, err
 		}
@@ -456,13 +456,7 @@ func clusterScoped(kind string) bool {
 // checkCIReport turns a check report into the CI formats' model: every rule the engine
 // holds, every object of --change, each finding at the document of the change it is about.
 func checkCIReport(r checkReport, rules []rego.Rule, changes []changeObject) ciformat.Report {
-	out := ciformat.Report{Tool: "flowguard", Version: version, InfoURI: "https://github.com/flowguard/flowguard"}
-	for _, rule := range rules {
-		out.Rules = append(out.Rules, ciformat.Rule{
-			ID: rule.ID, Title: rule.Title, Description: rule.Description, Severity: string(rule.Severity),
-			Kinds: slices.Concat(rule.Targets, rule.Subjects),
-		})
-	}
+	out := ciReport(rules, func(r rego.Rule) []string { return slices.Concat(r.Targets, r.Subjects) })
 	objects := map[[3]string]ciformat.Object{}
 	for _, ch := range changes {
 		o := ciObject(ch.obj, ch.file, ch.line)
@@ -476,15 +470,19 @@ func checkCIReport(r checkReport, rules []rego.Rule, changes []changeObject) cif
 		}
 		out.Findings = append(out.Findings, ciformat.Finding{Rule: v.Rule, Severity: v.Severity, Message: v.Msg, Object: o})
 	}
+	for _, id := range r.Skipped {
+		out.Skipped = append(out.Skipped, ciformat.Skipped{Rule: id, Reason: "no observed traffic"})
+	}
 	return out
 }
 
-// ciObject names a changed object as rules name the kinds they judge.
+// ciObject names an object read from a file as rules name the kinds they judge.
 func ciObject(obj map[string]any, file string, line int) ciformat.Object {
 	req := admissionRequest("CREATE", obj, nil)
 	name := req.Name
 	if req.Namespace != "" {
 		name = req.Namespace + "/" + name
 	}
-	return ciformat.Object{Kind: rego.KindName(req.Kind.Group, req.Kind.Kind), Name: name, File: file, Line: line}
+	apiVersion, _ := obj["apiVersion"].(string)
+	return ciformat.Object{Kind: ciKind(apiVersion, req.Kind.Kind), Name: name, File: file, Line: line}
 }

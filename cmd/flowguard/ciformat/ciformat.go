@@ -46,12 +46,19 @@ type Finding struct {
 	Object                  Object
 }
 
+// Skipped is a rule that did not run, and why.
+type Skipped struct {
+	Rule, Reason string
+}
+
 // Report is what one run judged and found.
 type Report struct {
 	Tool, Version, InfoURI string
 	Rules                  []Rule
 	Objects                []Object
 	Findings               []Finding
+	// Skipped rules are listed in every format: a rule that did not run found nothing.
+	Skipped []Skipped
 }
 
 // Write writes r in format f.
@@ -86,8 +93,25 @@ type sarifLog struct {
 }
 
 type sarifRun struct {
-	Tool    sarifTool     `json:"tool"`
-	Results []sarifResult `json:"results"`
+	Tool        sarifTool         `json:"tool"`
+	Invocations []sarifInvocation `json:"invocations,omitempty"`
+	Results     []sarifResult     `json:"results"`
+}
+
+// sarifInvocation carries the rules skipped as notifications of the run.
+type sarifInvocation struct {
+	ExecutionSuccessful bool                `json:"executionSuccessful"`
+	Notifications       []sarifNotification `json:"toolExecutionNotifications"`
+}
+
+type sarifNotification struct {
+	Level      string       `json:"level"`
+	Message    sarifText    `json:"message"`
+	Descriptor sarifRuleRef `json:"descriptor"`
+}
+
+type sarifRuleRef struct {
+	ID string `json:"id"`
 }
 
 type sarifTool struct {
@@ -125,8 +149,18 @@ type sarifResult struct {
 	Locations []sarifLocation `json:"locations,omitempty"`
 }
 
+// sarifLocation is where a result is: the file and line of the object's document when it was
+// read from a file, and always the object itself by kind and name (a logical location), which
+// is all there is for objects read from a cluster.
 type sarifLocation struct {
-	PhysicalLocation sarifPhysical `json:"physicalLocation"`
+	PhysicalLocation *sarifPhysical `json:"physicalLocation,omitempty"`
+	LogicalLocations []sarifLogical `json:"logicalLocations"`
+}
+
+type sarifLogical struct {
+	Name               string `json:"name"`
+	FullyQualifiedName string `json:"fullyQualifiedName"`
+	Kind               string `json:"kind"`
 }
 
 type sarifPhysical struct {
@@ -158,19 +192,29 @@ func writeSARIF(w io.Writer, r Report) error {
 		})
 	}
 	run := sarifRun{Tool: sarifTool{driver}, Results: []sarifResult{}}
+	if len(r.Skipped) > 0 {
+		inv := sarifInvocation{ExecutionSuccessful: true}
+		for _, sk := range r.Skipped {
+			inv.Notifications = append(inv.Notifications, sarifNotification{Level: "warning", Message: sarifText{skippedText(sk)}, Descriptor: sarifRuleRef{sk.Rule}})
+		}
+		run.Invocations = []sarifInvocation{inv}
+	}
 	for _, f := range r.Findings {
 		i, ok := index[f.Rule]
 		if !ok {
 			return fmt.Errorf("finding of rule %q: the rule is not in the report's rules", f.Rule)
 		}
-		res := sarifResult{RuleID: f.Rule, RuleIndex: i, Level: level(f.Severity), Message: sarifText{f.Object.Kind + " " + f.Object.Name + ": " + f.Message}}
+		res := sarifResult{RuleID: f.Rule, RuleIndex: i, Level: level(f.Severity), Message: sarifText{describe(f)}}
+		// "resource" is SARIF's kind for a named thing outside the code; the fully qualified
+		// name reads as kubectl names an object: Kind/namespace/name.
+		loc := sarifLocation{LogicalLocations: []sarifLogical{{Name: f.Object.Name, FullyQualifiedName: f.Object.Kind + "/" + f.Object.Name, Kind: "resource"}}}
 		if f.Object.File != "" {
-			loc := sarifLocation{sarifPhysical{ArtifactLocation: sarifArtifact{uriReference(f.Object.File)}}}
+			loc.PhysicalLocation = &sarifPhysical{ArtifactLocation: sarifArtifact{uriReference(f.Object.File)}}
 			if f.Object.Line > 0 {
 				loc.PhysicalLocation.Region = &sarifRegion{f.Object.Line}
 			}
-			res.Locations = []sarifLocation{loc}
 		}
+		res.Locations = []sarifLocation{loc}
 		run.Results = append(run.Results, res)
 	}
 	enc := json.NewEncoder(w)
@@ -207,6 +251,7 @@ type junitSuite struct {
 	Name     string      `xml:"name,attr"`
 	Tests    int         `xml:"tests,attr"`
 	Failures int         `xml:"failures,attr"`
+	Skipped  int         `xml:"skipped,attr,omitempty"`
 	Cases    []junitCase `xml:"testcase"`
 }
 
@@ -216,6 +261,11 @@ type junitCase struct {
 	File      string         `xml:"file,attr,omitempty"`
 	Line      int            `xml:"line,attr,omitempty"`
 	Failures  []junitFailure `xml:"failure"`
+	Skipped   *junitSkipped  `xml:"skipped"`
+}
+
+type junitSkipped struct {
+	Message string `xml:"message,attr"`
 }
 
 type junitFailure struct {
@@ -228,7 +278,14 @@ type junitFailure struct {
 // judges (or found something on), failing with the rule's findings on that object.
 func writeJUnit(w io.Writer, r Report) error {
 	out := junitSuites{Name: r.Tool}
+	skipped := map[string]bool{}
+	for _, sk := range r.Skipped {
+		skipped[sk.Rule] = true
+	}
 	for _, rule := range r.Rules {
+		if skipped[rule.ID] {
+			continue
+		}
 		suite := junitSuite{Name: rule.ID}
 		objects := slices.Clone(r.Objects)
 		for _, f := range r.Findings {
@@ -256,6 +313,12 @@ func writeJUnit(w io.Writer, r Report) error {
 		out.Failures += suite.Failures
 		out.Suites = append(out.Suites, suite)
 	}
+	for _, sk := range r.Skipped {
+		out.Tests++
+		out.Suites = append(out.Suites, junitSuite{Name: sk.Rule, Tests: 1, Skipped: 1, Cases: []junitCase{
+			{Name: "skipped", ClassName: sk.Rule, Skipped: &junitSkipped{Message: sk.Reason}},
+		}})
+	}
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return err
 	}
@@ -281,12 +344,29 @@ func writeGitHub(w io.Writer, r Report) error {
 			}
 		}
 		props = append(props, "title="+escapeProperty(f.Rule))
-		msg := f.Object.Kind + " " + f.Object.Name + ": " + f.Message
+		msg := describe(f)
 		if _, err := fmt.Fprintf(w, "::%s %s::%s\n", cmd, strings.Join(props, ","), escapeData(msg)); err != nil {
 			return err
 		}
 	}
+	for _, sk := range r.Skipped {
+		if _, err := fmt.Fprintf(w, "::warning title=%s::%s\n", escapeProperty(sk.Rule), escapeData(skippedText(sk))); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// describe is a finding's message led by its object, unless the message names it already.
+func describe(f Finding) string {
+	if strings.Contains(f.Message, f.Object.Name) {
+		return f.Message
+	}
+	return f.Object.Kind + " " + f.Object.Name + ": " + f.Message
+}
+
+func skippedText(sk Skipped) string {
+	return fmt.Sprintf("rule %s did not run: %s", sk.Rule, sk.Reason)
 }
 
 // escapeData and escapeProperty escape as the Actions runner's command parser expects.

@@ -22,7 +22,9 @@ var report = Report{
 		{Rule: "allow-all", Severity: "critical", Message: "allows 100%\nof traffic", Object: Object{Kind: "NetworkPolicy", Name: "shop/web", File: "a, b:c.yaml", Line: 7}},
 		{Rule: "unused-rule", Severity: "medium", Message: "rule 0 unused", Object: Object{Kind: "NetworkPolicy", Name: "shop/web", File: "a, b:c.yaml", Line: 7}},
 		{Rule: "missing-default-deny", Severity: "info", Message: "no default deny", Object: Object{Kind: "Namespace", Name: "shop"}},
+		{Rule: "unused-rule", Severity: "medium", Message: "NetworkPolicy shop/api: rule 1 unused", Object: Object{Kind: "NetworkPolicy", Name: "shop/api"}},
 	},
+	Skipped: []Skipped{{Rule: "breaking-change", Reason: "no observed traffic"}},
 }
 
 func TestGitHubEscapesAndLevels(t *testing.T) {
@@ -32,7 +34,9 @@ func TestGitHubEscapesAndLevels(t *testing.T) {
 	}
 	want := "::error file=a%2C b%3Ac.yaml,line=7,title=allow-all::NetworkPolicy shop/web: allows 100%25%0Aof traffic\n" +
 		"::warning file=a%2C b%3Ac.yaml,line=7,title=unused-rule::NetworkPolicy shop/web: rule 0 unused\n" +
-		"::notice title=missing-default-deny::Namespace shop: no default deny\n"
+		"::notice title=missing-default-deny::Namespace shop: no default deny\n" +
+		"::warning title=unused-rule::NetworkPolicy shop/api: rule 1 unused\n" +
+		"::warning title=breaking-change::rule breaking-change did not run: no observed traffic\n"
 	if b.String() != want {
 		t.Errorf("github =\n%s\nwant\n%s", b.String(), want)
 	}
@@ -79,10 +83,26 @@ func TestSARIFSchemaBites(t *testing.T) {
 	if !strings.Contains(valid, `"uri": "./a,%20b:c.yaml"`) {
 		t.Errorf("the file is not written as a URI reference:\n%s", valid)
 	}
+	for _, w := range []string{
+		// an object read from a cluster, by kind and name alone
+		`"logicalLocations": [
+                {
+                  "name": "shop",
+                  "fullyQualifiedName": "Namespace/shop",
+                  "kind": "resource"
+                }`,
+		`"descriptor": {
+                "id": "breaking-change"
+              }`,
+	} {
+		if !strings.Contains(valid, w) {
+			t.Errorf("sarif lacks %s:\n%s", w, valid)
+		}
+	}
 	var log struct {
 		Runs []struct{ Results []json.RawMessage }
 	}
-	if err := json.Unmarshal(b.Bytes(), &log); err != nil || len(log.Runs[0].Results) != 3 {
+	if err := json.Unmarshal(b.Bytes(), &log); err != nil || len(log.Runs[0].Results) != 4 {
 		t.Errorf("results: %v, %v", log, err)
 	}
 }

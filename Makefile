@@ -56,6 +56,10 @@ image-push: ## Push bin/image (index and every platform) to IMAGE=host/repositor
 manifests: ## Generate CRDs, RBAC and deepcopy code from the Go types; Calico's and cert-manager's CRDs
 	hack/manifests.sh
 
+.PHONY: docs
+docs: ## Write docs/cli.md, the command-line reference, from the command tree
+	go run ./hack/clidoc > docs/cli.md
+
 .PHONY: example
 example: build ## The main job: audit the example shop offline (no cluster needed)
 	$(ROOT)/bin/flowguard audit -f $(ROOT)/examples/shop --flows $(ROOT)/examples/shop/flows.jsonl

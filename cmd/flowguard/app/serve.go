@@ -29,7 +29,10 @@ func NewServeOptions() *ServeOptions {
 // AddFlags registers the serve flags.
 func (o *ServeOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "kubeconfig file; empty means in-cluster configuration or $KUBECONFIG")
-	fs.StringVar(&o.Namespace, "namespace", o.Namespace, "namespace flowguard runs in ($POD_NAMESPACE when set); always exempt from the rules")
+	fs.StringVar(&o.Namespace, "namespace", o.Namespace, "namespace flowguard runs in; always exempt from the rules")
+	// Defaults read from the environment are described, not printed: help and docs/cli.md say
+	// the same on every machine.
+	fs.Lookup("namespace").DefValue = "$POD_NAMESPACE, or flowguard-system"
 	fs.StringVar(&o.WebhookHost, "webhook-host", o.WebhookHost, "address the webhook listens on; empty means every interface")
 	fs.IntVar(&o.WebhookPort, "webhook-port", o.WebhookPort, "port of the webhook's TLS endpoint")
 	fs.StringVar(&o.CertDir, "cert-dir", o.CertDir, "folder holding the serving certificate and key; reloaded when they change")
@@ -44,7 +47,8 @@ func (o *ServeOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.FailClosedWithoutFlows, "fail-closed-without-flows", o.FailClosedWithoutFlows, "refuse changes a deny rule cannot check while the traffic graph is not loaded (default: admit with a warning)")
 	fs.BoolVar(&o.FailClosedOnDeadline, "fail-closed-on-deadline", o.FailClosedOnDeadline, "refuse changes whose decision passes --evaluation-deadline or finds every worker and queue place taken (default: admit with a warning)")
 	fs.BoolVar(&o.FailClosedOnError, "fail-closed-on-error", o.FailClosedOnError, "refuse changes when rules fail to evaluate or the handler panics (default: admit with a warning)")
-	fs.IntVar(&o.DecisionWorkers, "decision-workers", o.DecisionWorkers, "admission decisions evaluated at once (default twice the processors, at least 4)")
+	fs.IntVar(&o.DecisionWorkers, "decision-workers", o.DecisionWorkers, "admission decisions evaluated at once")
+	fs.Lookup("decision-workers").DefValue = "twice the processors, at least 4"
 	fs.IntVar(&o.DecisionQueue, "decision-queue", o.DecisionQueue, "admission decisions that may wait for a worker; past it a request is answered at once as a decision past its deadline is (see --fail-closed-on-deadline)")
 	fs.StringVar(&o.PprofBindAddress, "pprof-bind-address", o.PprofBindAddress, `address of Go's pprof endpoints under /debug/pprof/, e.g. "127.0.0.1:6060"; empty turns them off`)
 	fs.DurationVar(&o.EvaluationDeadline, "evaluation-deadline", o.EvaluationDeadline, "time allowed for one admission decision; keep it well under the webhook's timeoutSeconds")

@@ -92,7 +92,7 @@ func (e *Env) up(ctx context.Context) error {
 	}
 
 	flowLog := filepath.Join(e.Dir, "flows.jsonl")
-	n, newest, err := replayFlows(filepath.Join(e.Root, "examples", "shop", "flows.jsonl"), flowLog, time.Now().Add(-time.Minute))
+	n, newest, err := ReplayFlows(filepath.Join(e.Root, "examples", "shop", "flows.jsonl"), flowLog, time.Now().Add(-time.Minute))
 	if err != nil {
 		return err
 	}

@@ -9,11 +9,11 @@ import (
 	"time"
 )
 
-// replayFlows copies the Calico flow log at src to dst with every record moved in time by one
+// ReplayFlows copies the Calico flow log at src to dst with every record moved in time by one
 // offset, so that the newest record ends at end: the shop's day of traffic, observed as though
 // it had just happened, which is what the webhook's and the audit's windows look back over.
 // It returns the number of records and the newest end time.
-func replayFlows(src, dst string, end time.Time) (int, time.Time, error) {
+func ReplayFlows(src, dst string, end time.Time) (int, time.Time, error) {
 	data, err := os.ReadFile(src)
 	if err != nil {
 		return 0, time.Time{}, fmt.Errorf("read flow log: %w", err)

@@ -58,10 +58,8 @@ func compileK8sShaped(ref PolicyRef, spec k8sPolicySpec, obj runtime.Object) (*P
 		Ref: ref, Tier: DefaultTier, Order: KubernetesPolicyOrder, HasOrder: true,
 		Kubernetes: true, Object: obj, namespace: ref.Namespace, felixName: felixName(ref),
 	}
-	sel, err := selector.FromLabelSelector(&spec.podSelector)
-	if err != nil {
-		errs = append(errs, field.Invalid(specPath.Child("podSelector"), spec.podSelector.String(), err.Error()))
-	}
+	sel, serrs := selector.FromLabelSelectorAt(&spec.podSelector, specPath.Child("podSelector"))
+	errs = append(errs, serrs...)
 	p.sel = sel
 
 	types := spec.policyTypes
@@ -130,18 +128,14 @@ func compileK8sPeers(peers []networkingv1.NetworkPolicyPeer, ns string, path *fi
 		cp.ns = ns
 		if peer.PodSelector != nil {
 			n++
-			s, err := selector.FromLabelSelector(peer.PodSelector)
-			if err != nil {
-				errs = append(errs, field.Invalid(pp.Child("podSelector"), peer.PodSelector.String(), err.Error()))
-			}
+			s, serrs := selector.FromLabelSelectorAt(peer.PodSelector, pp.Child("podSelector"))
+			errs = append(errs, serrs...)
 			cp.Pods = s
 		}
 		if peer.NamespaceSelector != nil {
 			n++
-			s, err := selector.FromLabelSelector(peer.NamespaceSelector)
-			if err != nil {
-				errs = append(errs, field.Invalid(pp.Child("namespaceSelector"), peer.NamespaceSelector.String(), err.Error()))
-			}
+			s, serrs := selector.FromLabelSelectorAt(peer.NamespaceSelector, pp.Child("namespaceSelector"))
+			errs = append(errs, serrs...)
 			cp.NS = s
 		}
 		if peer.IPBlock != nil {

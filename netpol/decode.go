@@ -199,6 +199,9 @@ func decodeTyped(data []byte, gv schema.GroupVersion, kind string) (runtime.Obje
 	obj := info.new()
 	strict, err := kjson.UnmarshalStrict(data, obj, kjson.DisallowDuplicateFields, kjson.DisallowUnknownFields)
 	if err != nil {
+		if path, perr := plainTypeError(err); path != "" {
+			return nil, &fieldTypeError{path: path, err: perr}
+		}
 		return nil, fmt.Errorf("decode %s: %w", kind, err)
 	}
 	// The API server keeps a status block on kinds that no longer have one (NetworkPolicy's
@@ -207,11 +210,19 @@ func decodeTyped(data []byte, gv schema.GroupVersion, kind string) (runtime.Obje
 		return e.Error() == `unknown field "status"` && !hasStatus(obj)
 	})
 	if len(strict) > 0 {
-		msgs := make([]string, len(strict))
-		for i, e := range strict {
-			msgs[i] = e.Error()
+		var unknown unknownFields
+		var other []string
+		for _, e := range strict {
+			if fe, ok := errors.AsType[kjson.FieldError](e); ok && strings.HasPrefix(e.Error(), "unknown field") {
+				unknown = append(unknown, fe.FieldPath())
+				continue
+			}
+			other = append(other, e.Error())
 		}
-		return nil, fmt.Errorf("strict decoding: %s", strings.Join(msgs, "; "))
+		if len(other) > 0 {
+			return nil, fmt.Errorf("strict decoding: %s", strings.Join(append(other, unknown.Error()), "; "))
+		}
+		return nil, unknown
 	}
 	// Objects from the CRD group are stored under projectcalico.org/v3 like the rest.
 	obj.GetObjectKind().SetGroupVersionKind(schema.GroupVersionKind{Group: gv.Group, Version: gv.Version, Kind: kind})

@@ -1,6 +1,7 @@
 package netpol
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -43,24 +44,82 @@ type ObjectError struct {
 	Fields field.ErrorList
 	// Err is the underlying error (Fields aggregated, when set).
 	Err error
+	// doc is the YAML document the object was read from, where field paths find their lines.
+	doc []byte
 }
 
-// Error reads "file:line: Kind ns/name: field.path: message".
+// Error reads "file:line: Kind ns/name: field.path: message", one problem per line, each at the
+// line of its field when the document is known.
 func (e *ObjectError) Error() string {
-	var b strings.Builder
-	if src := e.Source.String(); src != "" {
-		b.WriteString(src)
-		b.WriteString(": ")
+	lines := make([]string, 0, max(len(e.Fields), 1))
+	for _, p := range e.problems() {
+		var b strings.Builder
+		src := e.Source
+		if p.path != "" && e.doc != nil {
+			path := p.path
+			if src.Item != "" {
+				path = src.Item + "." + path
+			}
+			src.Line = fieldLine(e.doc, src.Line, path)
+		}
+		if s := src.String(); s != "" {
+			b.WriteString(s)
+			b.WriteString(": ")
+		}
+		if e.Kind != "" || e.Name != "" {
+			b.WriteString(e.Object())
+			b.WriteString(": ")
+		}
+		b.WriteString(p.msg)
+		lines = append(lines, b.String())
 	}
-	if e.Kind != "" || e.Name != "" {
-		b.WriteString(e.Object())
-		b.WriteString(": ")
-	}
-	if e.Err != nil {
-		b.WriteString(e.Err.Error())
-	}
-	return b.String()
+	return strings.Join(lines, "\n")
 }
+
+// problem is one problem of an object and the field path it is at ("" when none).
+type problem struct{ path, msg string }
+
+func (e *ObjectError) problems() []problem {
+	var out []problem
+	var unknown unknownFields
+	var typed *fieldTypeError
+	switch {
+	case len(e.Fields) > 0:
+		for _, f := range e.Fields {
+			out = append(out, problem{f.Field, f.Error()})
+		}
+	case errors.As(e.Err, &unknown):
+		for _, path := range unknown {
+			out = append(out, problem{path, fmt.Sprintf("strict decoding: unknown field %q", path)})
+		}
+	case errors.As(e.Err, &typed):
+		out = append(out, problem{typed.path, typed.err.Error()})
+	case e.Err != nil:
+		out = append(out, problem{"", e.Err.Error()})
+	default:
+		out = append(out, problem{})
+	}
+	return out
+}
+
+// unknownFields are the paths of fields the object's type does not have.
+type unknownFields []string
+
+func (u unknownFields) Error() string {
+	msgs := make([]string, len(u))
+	for i, p := range u {
+		msgs[i] = fmt.Sprintf("unknown field %q", p)
+	}
+	return "strict decoding: " + strings.Join(msgs, "; ")
+}
+
+// fieldTypeError is a value of the wrong type at path.
+type fieldTypeError struct {
+	path string
+	err  error
+}
+
+func (e *fieldTypeError) Error() string { return e.err.Error() }
 
 // Object returns "Kind namespace/name" as far as known.
 func (e *ObjectError) Object() string {

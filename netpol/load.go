@@ -145,11 +145,12 @@ func (c *Cluster) loadReader(r io.Reader, name string, errs Errors) Errors {
 		}
 		objs = decodeDocument(js, src, objs[:0])
 		for _, o := range objs {
-			if o.err != nil {
-				errs = append(errs, o.err)
-				continue
+			oe := o.err
+			if oe == nil {
+				oe = c.add(o.obj, o.src)
 			}
-			if oe := c.add(o.obj, o.src); oe != nil {
+			if oe != nil {
+				oe.doc = d.Data
 				errs = append(errs, oe)
 			}
 		}

@@ -105,9 +105,9 @@ func TestLoad(t *testing.T) {
 			input:    knp("typo", "  podSelectr: {}\n"),
 			wantErrs: []string{`NetworkPolicy prod/typo: strict decoding: unknown field "spec.podSelectr"`},
 		},
-		"a field of the wrong type": {
+		"a field of the wrong type, in JSON's terms at its line": {
 			input:    knp("bad", "  podSelector: []\n"),
-			wantErrs: []string{"NetworkPolicy prod/bad: decode NetworkPolicy"},
+			wantErrs: []string{"test.yaml:5: NetworkPolicy prod/bad: spec.podSelector: Invalid value: array: must be an object"},
 		},
 		"a missing kind": {
 			input:    "apiVersion: v1\nmetadata: {name: x}\n",
@@ -125,11 +125,16 @@ func TestLoad(t *testing.T) {
 			input:    np("g", "  selector: global()\n"),
 			wantErrs: []string{"spec.selector: Invalid value: \"global()\": global() is only allowed in a rule's namespaceSelector"},
 		},
-		"an invalid rule field in a List item names the item and the field": {
+		"an invalid rule field in a List item names the item and the field, at its line": {
 			input: "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: networking.k8s.io/v1, kind: NetworkPolicy, metadata: {name: ok, namespace: prod}, spec: {podSelector: {}}}\n" +
 				"- {apiVersion: networking.k8s.io/v1, kind: NetworkPolicy, metadata: {name: bad, namespace: prod}, spec: {podSelector: {}, ingress: [{ports: [{port: 80, endPort: 70}]}]}}\n",
 			wantPolicies: []string{"KubernetesNetworkPolicy prod/ok"},
-			wantErrs:     []string{"test.yaml:1 items[1]: NetworkPolicy prod/bad: spec.ingress[0].ports[0].endPort: Invalid value: 70: must be greater than or equal to `port`"},
+			wantErrs:     []string{"test.yaml:5 items[1]: NetworkPolicy prod/bad: spec.ingress[0].ports[0].endPort: Invalid value: 70: must be greater than or equal to `port`"},
+		},
+		"one problem per line, each at its field's line, selectors worded as the API server words them": {
+			input: knp("lines", "  podSelector: {matchExpressions: [{key: app, operator: Is}]}\n  ingress:\n  - ports: [{port: 80, endPort: 70}]\n"),
+			wantErrs: []string{`test.yaml:5: NetworkPolicy prod/lines: spec.podSelector.matchExpressions[0].operator: Unsupported value: "Is": supported values: "In", "NotIn", "Exists", "DoesNotExist"` + "\n" +
+				"test.yaml:7: NetworkPolicy prod/lines: spec.ingress[0].ports[0].endPort: Invalid value: 70: must be greater than or equal to `port`"},
 		},
 		"every problem of one object at once": {
 			input: knp("many", "  podSelector: {matchExpressions: [{key: app, operator: Is}]}\n  ingress:\n  - from: [{}, {ipBlock: {cidr: 10.0.0.0/8}, podSelector: {}}]\n    ports: [{protocol: ICMP}]\n"),

@@ -21,6 +21,17 @@ import (
 // Keys, values and operators are validated as the API server validates them; every problem is
 // reported at once, each with its field path.
 func FromLabelSelector(ls *metav1.LabelSelector) (*Selector, error) {
+	sel, errs := FromLabelSelectorAt(ls, nil)
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("convert label selector: %w", errs.ToAggregate())
+	}
+	return sel, nil
+}
+
+// FromLabelSelectorAt is FromLabelSelector for the selector at path of an object: its problems
+// are field errors under path, as the API server words them
+// (spec.podSelector.matchExpressions[0].operator: Unsupported value: "Inn": ...).
+func FromLabelSelectorAt(ls *metav1.LabelSelector, path *field.Path) (*Selector, field.ErrorList) {
 	if ls == nil {
 		return nil, nil
 	}
@@ -32,7 +43,7 @@ func FromLabelSelector(ls *metav1.LabelSelector) (*Selector, error) {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	mlPath := field.NewPath("matchLabels")
+	mlPath := path.Child("matchLabels")
 	for _, k := range keys {
 		v := ls.MatchLabels[k]
 		p := mlPath.Key(k)
@@ -44,7 +55,7 @@ func FromLabelSelector(ls *metav1.LabelSelector) (*Selector, error) {
 	}
 
 	for i, e := range ls.MatchExpressions {
-		p := field.NewPath("matchExpressions").Index(i)
+		p := path.Child("matchExpressions").Index(i)
 		errs = append(errs, validateKey(p.Child("key"), e.Key)...)
 		for j, v := range e.Values {
 			for _, msg := range validation.IsValidLabelValue(v) {
@@ -80,7 +91,7 @@ func FromLabelSelector(ls *metav1.LabelSelector) (*Selector, error) {
 		}
 	}
 	if len(errs) > 0 {
-		return nil, fmt.Errorf("convert label selector: %w", errs.ToAggregate())
+		return nil, errs
 	}
 	switch len(terms) {
 	case 0:

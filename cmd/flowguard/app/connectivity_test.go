@@ -48,7 +48,7 @@ shop/frontend[Deployment] => shop/api[Deployment] : TCP 8080
 		},
 		"a bad object is reported and the others still mapped": {
 			args: []string{"connectivity", "-f", broken}, wantCode: ExitBadInput, wantOut: txt,
-			wantErr: `broken.yaml:2: NetworkPolicy shop/typo: strict decoding: unknown field "spec.podSelectr"`,
+			wantErr: `broken.yaml:6: NetworkPolicy shop/typo: strict decoding: unknown field "spec.podSelectr"`,
 		},
 	}
 	for name, tc := range tests {

@@ -132,7 +132,7 @@ func TestExplainCommand(t *testing.T) {
 		"a bad object is reported with its file, object and field, and the rest still answer": {
 			args:     []string{"explain", "-f", broken, "--from", "shop/frontend", "--to", "shop/api", "--port", "8080"},
 			wantCode: ExitBadInput, wantOut: []string{"ALLOWED"},
-			wantErr: `broken.yaml:2: NetworkPolicy shop/typo: strict decoding: unknown field "spec.podSelectr"`,
+			wantErr: `broken.yaml:6: NetworkPolicy shop/typo: strict decoding: unknown field "spec.podSelectr"`,
 		},
 	}
 	for name, tc := range tests {

@@ -246,5 +246,5 @@ spec:
   policyTypes: [Ingress]
 `)
 	runBinary(t, "check", "-f", shopDir, "--flows", shopFlows, "--change", typo).
-		expect(t, ExitBadInput, nil, []string{"read --change: ", typo + ":1", `unknown field "spec.podSelecter"`})
+		expect(t, ExitBadInput, nil, []string{"read --change: ", typo + ":5: NetworkPolicy storefront/deny-web: strict decoding: unknown field \"spec.podSelecter\""})
 }

@@ -124,7 +124,7 @@ func TestRecommendCommand(t *testing.T) {
 		},
 		"a manifest that does not decode names its file and line": {
 			args: []string{"recommend", "--flows", flowLog, "-f", badManifest}, wantCode: ExitBadInput,
-			wantErr: []string{"read cluster state", "bad.yaml:1"},
+			wantErr: []string{"read cluster state", "bad.yaml:4: Deployment shop/x: spec.replicas: Invalid value: string: must be a number"},
 		},
 	}
 	for name, tc := range tests {

@@ -30,6 +30,8 @@ type LoadOptions struct {
 	// Recursive reads the manifests in subfolders too, as kubectl's -R does; otherwise only a
 	// folder's own files are read, as kubectl -f reads them.
 	Recursive bool
+	// Stdin is what "-" reads; os.Stdin when nil.
+	Stdin io.Reader
 }
 
 // LoadWith is Load with folders read as opts say.
@@ -48,7 +50,11 @@ func (c *Cluster) loadPaths(opts LoadOptions, paths []string) error {
 	var errs Errors
 	for _, p := range paths {
 		if p == "-" {
-			errs = c.loadReader(os.Stdin, "-", errs)
+			in := opts.Stdin
+			if in == nil {
+				in = os.Stdin
+			}
+			errs = c.loadReader(in, "-", errs)
 			continue
 		}
 		files, err := manifestFiles(p, opts.Recursive)

@@ -54,6 +54,8 @@ type Options struct {
 	// modules too, and a path that holds no rule is an error. Otherwise the paths are a cluster
 	// state (-f) whose RegoRules are picked out.
 	Given bool
+	// Stdin is what "-" holds (manifests); without it "-" is not read.
+	Stdin []byte
 }
 
 // Load reads the rules in paths: the RegoRules among the objects of YAML or JSON manifests
@@ -63,6 +65,12 @@ func Load(opts Options, paths ...string) (Set, error) {
 	var set Set
 	var errs []error
 	for _, p := range paths {
+		if p == "-" {
+			rules, err := readData("-", opts.Stdin)
+			errs = append(errs, err)
+			set = append(set, rules...)
+			continue
+		}
 		files, err := ruleFiles(p, opts)
 		if err != nil {
 			errs = append(errs, err)
@@ -119,6 +127,11 @@ func readFile(path string) ([]Rule, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read rules: %w", err)
 	}
+	return readData(path, data)
+}
+
+// readData reads the rules in the contents of one file: a .rego module, or manifests.
+func readData(path string, data []byte) ([]Rule, error) {
 	if strings.EqualFold(filepath.Ext(path), ".rego") {
 		return []Rule{{UserRule: rego.UserRule{Name: path, Source: string(data)}, File: path, Line: 1}}, nil
 	}

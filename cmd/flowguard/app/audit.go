@@ -60,7 +60,7 @@ func (o *AuditOptions) AddFlags(fs *pflag.FlagSet) {
 		formats = append(formats, string(f))
 	}
 	formats = append(formats, "sarif (SARIF 2.1.0)", "junit (JUnit XML)", "github (Actions annotations)")
-	fs.StringSliceVarP(&o.Files, "filename", "f", nil, "cluster state: manifest files or folders (YAML or JSON, multi-document, Lists)")
+	fs.StringSliceVarP(&o.Files, "filename", "f", nil, "cluster state: manifest files or folders (YAML or JSON, multi-document, Lists); - reads standard input")
 	addRecursiveFlag(fs, &o.Recursive)
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", "", "read the cluster state from the cluster this kubeconfig points at instead of -f")
 	fs.StringSliceVar(&o.Flows, "flows", nil, "observed traffic: Calico flow-log files or folders (plain or gzip); without it, rules that need flows are skipped")
@@ -166,25 +166,28 @@ is at least that severe, 2 on input that cannot be read or understood.`,
 			if err := o.Validate(); err != nil {
 				return err
 			}
-			return runAudit(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			return runAudit(cmd.Context(), o, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	o.AddFlags(cmd.Flags())
 	return cmd
 }
 
-func runAudit(ctx context.Context, o *AuditOptions, stdout, stderr io.Writer) error {
+func runAudit(ctx context.Context, o *AuditOptions, in io.Reader, stdout, stderr io.Writer) error {
 	var cluster *netpol.Cluster
-	var err error
+	stdin, err := readStdin(in, map[string][]string{"-f": o.Files, "--rules": o.UserRules})
+	if err != nil {
+		return err
+	}
 	if o.Kubeconfig != "" {
 		if cluster, err = loadLiveCluster(ctx, o.Kubeconfig); err != nil {
 			return err
 		}
-	} else if cluster, err = loadClusterFiles(o.Files, o.Recursive); err != nil {
+	} else if cluster, err = loadClusterFiles(o.Files, o.Recursive, stdin); err != nil {
 		return err
 	}
 	var userRules rulefile.Set
-	if userRules, err = loadUserRules(o.UserRules, o.Files, o.Recursive); err != nil {
+	if userRules, err = loadUserRules(o.UserRules, o.Files, o.Recursive, stdin); err != nil {
 		return err
 	}
 	traffic, err := loadFlows(ctx, o.Flows, o.AllowNoFlows, whyFlowRules, stderr)
@@ -218,7 +221,7 @@ func runAudit(ctx context.Context, o *AuditOptions, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	if err := o.write(stdout, res, rules, traffic, cluster); err != nil {
+	if err := o.write(stdout, res, rules, traffic, cluster, stdin); err != nil {
 		return err
 	}
 	for _, s := range res.Skipped {
@@ -230,10 +233,9 @@ func runAudit(ctx context.Context, o *AuditOptions, stdout, stderr io.Writer) er
 }
 
 // write writes the audit in the format of -o.
-func (o *AuditOptions) write(w io.Writer, res audit.Result, rules []rego.Rule, traffic flowInput, cluster *netpol.Cluster) error {
+func (o *AuditOptions) write(w io.Writer, res audit.Result, rules []rego.Rule, traffic flowInput, cluster *netpol.Cluster, stdin []byte) error {
 	if o.ci != "" {
-		files := slices.DeleteFunc(slices.Clone(o.Files), func(p string) bool { return p == "-" })
-		objects, err := readObjects(files, o.Recursive)
+		objects, err := readObjects(o.Files, o.Recursive, stdin)
 		if err != nil {
 			return badInput(err)
 		}

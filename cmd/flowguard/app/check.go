@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -46,10 +47,10 @@ type CheckOptions struct {
 
 // AddFlags registers the flags.
 func (o *CheckOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.StringSliceVarP(&o.Files, "filename", "f", nil, "cluster state: manifest files or folders (YAML or JSON, multi-document, Lists)")
+	fs.StringSliceVarP(&o.Files, "filename", "f", nil, "cluster state: manifest files or folders (YAML or JSON, multi-document, Lists); - reads standard input")
 	addRecursiveFlag(fs, &o.Recursive)
 	fs.StringSliceVar(&o.Flows, "flows", nil, "observed traffic: Calico flow-log files or folders (plain or gzip); without it, rules that need flows are skipped")
-	fs.StringSliceVar(&o.Changes, "change", nil, "the proposed change: manifests applied on top of -f in order; annotate an object flowguard.dev/operation=DELETE to delete it")
+	fs.StringSliceVar(&o.Changes, "change", nil, "the proposed change: manifests applied on top of -f in order (- reads standard input); annotate an object flowguard.dev/operation=DELETE to delete it")
 	addRulesFlag(fs, &o.Rules)
 	fs.StringVar(&o.At, "at", "", "end of the lookback window (RFC 3339); default: the newest flow record")
 	fs.StringVarP(&o.Output, "output", "o", "text", "output format: text, json, sarif (SARIF 2.1.0), junit (JUnit XML) or github (Actions annotations)")
@@ -106,7 +107,7 @@ input that cannot be read or understood.`,
 			if err := o.Validate(); err != nil {
 				return err
 			}
-			return runCheck(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			return runCheck(cmd.Context(), o, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	o.AddFlags(cmd.Flags())
@@ -145,12 +146,20 @@ type checkResource struct {
 	Name       string `json:"name"`
 }
 
-func runCheck(ctx context.Context, o *CheckOptions, stdout, stderr io.Writer) error {
-	cluster, err := loadClusterFiles(o.Files, o.Recursive)
+func runCheck(ctx context.Context, o *CheckOptions, input io.Reader, stdout, stderr io.Writer) error {
+	stdin, err := readStdin(input, map[string][]string{"-f": o.Files, "--change": o.Changes, "--rules": o.Rules})
 	if err != nil {
 		return err
 	}
-	userRules, err := loadUserRules(o.Rules, o.Files, o.Recursive)
+	fStdin, changeStdin := stdin, []byte(nil)
+	if slices.Contains(o.Changes, "-") {
+		fStdin, changeStdin = nil, stdin
+	}
+	cluster, err := loadClusterFiles(o.Files, o.Recursive, fStdin)
+	if err != nil {
+		return err
+	}
+	userRules, err := loadUserRules(o.Rules, o.Files, o.Recursive, fStdin)
 	if err != nil {
 		return err
 	}
@@ -164,12 +173,15 @@ func runCheck(ctx context.Context, o *CheckOptions, stdout, stderr io.Writer) er
 		now = in.Newest
 	}
 	// The change is decoded as strictly as -f: a misspelt field must not pass as an empty one.
-	if _, err := netpol.LoadWith(netpol.LoadOptions{Recursive: true}, o.Changes...); err != nil {
+	if _, err := netpol.LoadWith(netpol.LoadOptions{Recursive: true, Stdin: stdinReader(changeStdin)}, o.Changes...); err != nil {
 		return badInput(fmt.Errorf("read --change: %w", err))
 	}
-	changes, err := readObjects(o.Changes, true)
+	changes, err := readObjects(o.Changes, true, changeStdin)
 	if err != nil {
 		return badInput(err)
+	}
+	if len(changes) == 0 {
+		return badInput(fmt.Errorf("--change %s: no object to check", strings.Join(o.Changes, ", ")))
 	}
 
 	report := checkReport{Allowed: true, Violations: []checkViolation{}}
@@ -284,9 +296,18 @@ type changeObject struct {
 
 // readObjects reads every object of the given manifest files and folders (their subfolders
 // too when recursive), in order: YAML or JSON, multi-document, with List kinds unfolded.
-func readObjects(paths []string, recursive bool) ([]changeObject, error) {
+// "-" is stdin's contents.
+func readObjects(paths []string, recursive bool, stdin []byte) ([]changeObject, error) {
 	var out []changeObject
 	for _, p := range paths {
+		if p == "-" {
+			objs, err := readManifestFrom(bytes.NewReader(stdin), "-")
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, objs...)
+			continue
+		}
 		files, err := netpol.ListFiles(p, recursive, ".yaml", ".yml", ".json")
 		if err != nil {
 			return nil, err
@@ -308,7 +329,11 @@ func readManifest(path string) ([]changeObject, error) {
 		return nil, err
 	}
 	defer f.Close()
-	docs, err := netpol.SplitDocuments(f)
+	return readManifestFrom(f, path)
+}
+
+func readManifestFrom(r io.Reader, path string) ([]changeObject, error) {
+	docs, err := netpol.SplitDocuments(r)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -484,5 +509,8 @@ func ciObject(obj map[string]any, file string, line int) ciformat.Object {
 		name = req.Namespace + "/" + name
 	}
 	apiVersion, _ := obj["apiVersion"].(string)
+	if file == "-" { // standard input has no place in a repository
+		file, line = "", 0
+	}
 	return ciformat.Object{Kind: ciKind(apiVersion, req.Kind.Kind), Name: name, File: file, Line: line}
 }

@@ -1,10 +1,12 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -21,8 +23,9 @@ const malformedWarnShare = 0.01
 
 // loadClusterFiles reads the cluster state of -f. Input that holds no object flowguard reads is
 // an error: an empty folder or a wrong path must not pass as a cluster without policies.
-func loadClusterFiles(paths []string, recursive bool) (*netpol.Cluster, error) {
-	c, err := netpol.LoadWith(netpol.LoadOptions{Recursive: recursive}, paths...)
+// stdin is what "-" holds when the caller read it (see readStdin); nil reads standard input.
+func loadClusterFiles(paths []string, recursive bool, stdin []byte) (*netpol.Cluster, error) {
+	c, err := netpol.LoadWith(netpol.LoadOptions{Recursive: recursive, Stdin: stdinReader(stdin)}, paths...)
 	if err != nil {
 		return nil, badInput(fmt.Errorf("read cluster state: %w", err))
 	}
@@ -32,6 +35,37 @@ func loadClusterFiles(paths []string, recursive bool) (*netpol.Cluster, error) {
 			strings.Join(paths, ", ")))
 	}
 	return c, nil
+}
+
+// readStdin reads standard input once for the one manifest flag that names "-" (-f - or
+// --change -), so that every reader of that flag's objects sees them; nil when none does. Two
+// flags cannot both read it.
+func readStdin(in io.Reader, flags map[string][]string) ([]byte, error) {
+	var named []string
+	for _, flag := range slices.Sorted(maps.Keys(flags)) {
+		if slices.Contains(flags[flag], "-") {
+			named = append(named, flag)
+		}
+	}
+	switch len(named) {
+	case 0:
+		return nil, nil
+	case 1:
+		data, err := io.ReadAll(in)
+		if err != nil {
+			return nil, badInput(fmt.Errorf("%s -: read standard input: %w", named[0], err))
+		}
+		return data, nil
+	}
+	return nil, badInput(fmt.Errorf("%s: only one of them can read standard input (-)", strings.Join(named, " and ")))
+}
+
+// stdinReader is a reader of what readStdin read, or nil (standard input itself) when it read nothing.
+func stdinReader(data []byte) io.Reader {
+	if data == nil {
+		return nil
+	}
+	return bytes.NewReader(data)
 }
 
 // addRecursiveFlag registers -R as kubectl has it: -f folders are read without their subfolders

@@ -38,7 +38,7 @@ type RecommendOptions struct {
 // AddFlags registers the flags.
 func (o *RecommendOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.Flows, "flows", nil, "observed traffic: Calico flow-log files or folders (plain or gzip, rotated sets oldest first)")
-	fs.StringSliceVarP(&o.Files, "filename", "f", nil, "cluster state: manifest files or folders with the namespaces, workloads and network sets (YAML or JSON, multi-document, Lists)")
+	fs.StringSliceVarP(&o.Files, "filename", "f", nil, "cluster state: manifest files or folders with the namespaces, workloads and network sets (YAML or JSON, multi-document, Lists); - reads standard input")
 	addRecursiveFlag(fs, &o.Recursive)
 	fs.StringVar(&o.Style, "style", string(recommend.StyleKubernetes), "policies to write: k8s (NetworkPolicies) or calico-staged (StagedNetworkPolicies in a tier)")
 	fs.StringVar(&o.At, "at", "", "time the lifecycle states are computed for (RFC 3339); default: the newest flow record, so the same flows give the same output")
@@ -128,7 +128,7 @@ Exit status: 0 when a recommendation was written, 2 when the input could not be 
 }
 
 func runRecommend(ctx context.Context, o *RecommendOptions, out, errOut io.Writer) error {
-	cluster, err := loadClusterFiles(o.Files, o.Recursive)
+	cluster, err := loadClusterFiles(o.Files, o.Recursive, nil)
 	if err != nil {
 		return err
 	}

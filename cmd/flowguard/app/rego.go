@@ -73,7 +73,11 @@ convention across its commands.)`,
 			if err := o.Validate(); err != nil {
 				return err
 			}
-			rules, err := rulefile.Load(rulefile.Options{Recursive: true, Given: true}, o.Rules...)
+			stdin, err := readStdin(cmd.InOrStdin(), map[string][]string{"--rules": o.Rules})
+			if err != nil {
+				return err
+			}
+			rules, err := rulefile.Load(rulefile.Options{Recursive: true, Given: true, Stdin: stdin}, o.Rules...)
 			if err != nil {
 				return badInput(fmt.Errorf("read --rules: %w", err))
 			}

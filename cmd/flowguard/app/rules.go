@@ -3,7 +3,6 @@ package app
 import (
 	"fmt"
 	"maps"
-	"slices"
 
 	"github.com/spf13/pflag"
 
@@ -13,19 +12,18 @@ import (
 
 // addRulesFlag registers --rules: the user rules to run beside the built-in library.
 func addRulesFlag(fs *pflag.FlagSet, paths *[]string) {
-	fs.StringSliceVar(paths, "rules", nil, "user rules: files or folders (with subfolders) of RegoRule manifests and .rego modules, run beside the built-in rules as flowguard serve runs them")
+	fs.StringSliceVar(paths, "rules", nil, "user rules: files or folders (with subfolders) of RegoRule manifests and .rego modules (- reads manifests from standard input), run beside the built-in rules as flowguard serve runs them")
 }
 
 // loadUserRules reads the rules of --rules and the RegoRules among the cluster state of -f: a
-// RegoRule in -f is a rule the cluster runs, so it runs here too. Standard input (-f -) is read
-// once, as cluster state, and holds no rules.
-func loadUserRules(rules, files []string, recursive bool) (rulefile.Set, error) {
-	set, err := rulefile.Load(rulefile.Options{Recursive: true, Given: true}, rules...)
+// RegoRule in -f is a rule the cluster runs, so it runs here too. stdin is what "-" read (in -f
+// or --rules).
+func loadUserRules(rules, files []string, recursive bool, stdin []byte) (rulefile.Set, error) {
+	set, err := rulefile.Load(rulefile.Options{Recursive: true, Given: true, Stdin: stdin}, rules...)
 	if err != nil {
 		return nil, badInput(fmt.Errorf("read --rules: %w", err))
 	}
-	files = slices.DeleteFunc(slices.Clone(files), func(p string) bool { return p == "-" })
-	inFiles, err := rulefile.Load(rulefile.Options{Recursive: recursive}, files...)
+	inFiles, err := rulefile.Load(rulefile.Options{Recursive: recursive, Stdin: stdin}, files...)
 	if err != nil {
 		return nil, badInput(fmt.Errorf("read RegoRules in -f: %w", err))
 	}

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -31,6 +32,7 @@ type AuditOptions struct {
 	Files      []string
 	Recursive  bool
 	Kubeconfig string
+	Context    string
 	Flows      []string
 	At         string
 	Lookback   time.Duration
@@ -63,6 +65,7 @@ func (o *AuditOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVarP(&o.Files, "filename", "f", nil, "cluster state: manifest files or folders (YAML or JSON, multi-document, Lists); - reads standard input")
 	addRecursiveFlag(fs, &o.Recursive)
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", "", "read the cluster state from the cluster this kubeconfig points at instead of -f")
+	fs.StringVar(&o.Context, "context", "", "read the cluster state from this context of the kubeconfig ($KUBECONFIG or ~/.kube/config without --kubeconfig) instead of -f")
 	fs.StringSliceVar(&o.Flows, "flows", nil, "observed traffic: Calico flow-log files or folders (plain or gzip); without it, rules that need flows are skipped")
 	fs.StringVar(&o.At, "at", "", "end of the lookback window (RFC 3339); default: the newest flow record")
 	fs.DurationVar(&o.Lookback, "lookback", rego.DefaultLookback, "window of observed traffic the rules judge by")
@@ -80,10 +83,10 @@ func (o *AuditOptions) AddFlags(fs *pflag.FlagSet) {
 func (o *AuditOptions) Validate() error {
 	var err error
 	switch {
-	case len(o.Files) == 0 && o.Kubeconfig == "":
-		return badInput(errors.New("-f: at least one manifest file or folder is required (or --kubeconfig)"))
-	case len(o.Files) > 0 && o.Kubeconfig != "":
-		return badInput(errors.New("-f and --kubeconfig: give one source of cluster state"))
+	case len(o.Files) == 0 && !o.live():
+		return badInput(errors.New("-f: at least one manifest file or folder is required (or --kubeconfig or --context)"))
+	case len(o.Files) > 0 && o.live():
+		return badInput(errors.New("-f and --kubeconfig or --context: give one source of cluster state"))
 	case o.Lookback <= 0:
 		return badInput(fmt.Errorf("--lookback %s: must be positive", o.Lookback))
 	case o.Timeout <= 0:
@@ -121,6 +124,9 @@ func (o *AuditOptions) Validate() error {
 	return nil
 }
 
+// live says the cluster state is read from a cluster, not from -f.
+func (o *AuditOptions) live() bool { return o.Kubeconfig != "" || o.Context != "" }
+
 func validSeverity(s string) bool {
 	switch v1alpha1.Severity(s) {
 	case v1alpha1.SeverityCritical, v1alpha1.SeverityHigh, v1alpha1.SeverityMedium, v1alpha1.SeverityLow, v1alpha1.SeverityInfo:
@@ -132,9 +138,9 @@ func validSeverity(s string) bool {
 func newAuditCommand() *cobra.Command {
 	o := &AuditOptions{now: time.Now}
 	cmd := &cobra.Command{
-		Use:   "audit (-f PATH... | --kubeconfig FILE) [--flows PATH...] [--rules PATH...] [--at TIME] [-o text|json|yaml|html|policyreport|sarif|junit|github]",
+		Use:   "audit (-f PATH... | --kubeconfig FILE | --context NAME) [--flows PATH...] [--rules PATH...] [--at TIME] [-o text|json|yaml|html|policyreport|sarif|junit|github]",
 		Short: "Audit network policies offline against observed traffic and the rule library",
-		Long: `Read the cluster state from manifests (-f), or from a live cluster (--kubeconfig), and the
+		Long: `Read the cluster state from manifests (-f), or from a live cluster (--kubeconfig, --context: as kubectl, $KUBECONFIG or ~/.kube/config without --kubeconfig), and the
 observed traffic from Calico flow logs (--flows), run every audit rule, and print the findings: which workloads no policy protects,
 which namespaces lack a default deny, which allow rules are far wider than the traffic they
 carry or carry none, which flows were denied, and what to do about each, often with the
@@ -160,7 +166,8 @@ is at least that severe, 2 on input that cannot be read or understood.`,
   flowguard audit -f cluster/ --flows logs/ -o sarif > flowguard.sarif
   flowguard audit -f cluster/ --flows logs/ --rules regorules/ --rule team-label
   flowguard audit -f cluster/ --flows logs/ -o json --fail-on high --param missing-default-deny.egress=true
-  flowguard audit --kubeconfig ~/.kube/config --flows logs/ --namespace payments -o json`,
+  flowguard audit --kubeconfig ~/.kube/config --flows logs/ --namespace payments -o json
+  flowguard audit --context staging --flows logs/ -o sarif`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.Validate(); err != nil {
@@ -179,8 +186,8 @@ func runAudit(ctx context.Context, o *AuditOptions, in io.Reader, stdout, stderr
 	if err != nil {
 		return err
 	}
-	if o.Kubeconfig != "" {
-		if cluster, err = loadLiveCluster(ctx, o.Kubeconfig); err != nil {
+	if o.live() {
+		if cluster, err = loadLiveCluster(ctx, o.Kubeconfig, o.Context); err != nil {
 			return err
 		}
 	} else if cluster, err = loadClusterFiles(o.Files, o.Recursive, stdin); err != nil {
@@ -245,8 +252,11 @@ func (o *AuditOptions) write(w io.Writer, res audit.Result, rules []rego.Rule, t
 		return nil
 	}
 	subject := strings.Join(o.Files, ", ")
-	if o.Kubeconfig != "" {
-		subject = "the cluster of " + o.Kubeconfig
+	if o.live() {
+		subject = "the cluster of " + cmp.Or(o.Kubeconfig, "the default kubeconfig")
+		if o.Context != "" {
+			subject += ", context " + o.Context
+		}
 	}
 	in := render.Input{Result: res, Subject: subject, RunName: "flowguard-audit"}
 	if len(o.Flows) > 0 {

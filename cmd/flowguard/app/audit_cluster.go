@@ -16,15 +16,15 @@ import (
 	"github.com/flowguard/flowguard/webhook"
 )
 
-// clusterSyncTimeout bounds how long `flowguard audit --kubeconfig` waits for its first look at
+// clusterSyncTimeout bounds how long `flowguard audit --kubeconfig|--context` waits for its first look at
 // the cluster.
 const clusterSyncTimeout = 2 * time.Minute
 
 // loadLiveCluster reads the cluster a kubeconfig points at the way the webhook and the auditor
 // do: informers over every kind netpol reads (Calico kinds skipped where not served), filled
 // once, then frozen into a snapshot.
-func loadLiveCluster(ctx context.Context, kubeconfig string) (*netpol.Cluster, error) {
-	cfg, err := restConfig(kubeconfig)
+func loadLiveCluster(ctx context.Context, kubeconfig, kubeContext string) (*netpol.Cluster, error) {
+	cfg, err := restConfig(kubeconfig, kubeContext)
 	if err != nil {
 		return nil, err
 	}

@@ -101,17 +101,20 @@ replica; certificates and the ingest token are re-read when they rotate.`,
 
 // RunServe runs flowguard serve until ctx ends. The logger comes from ctx.
 func RunServe(ctx context.Context, o *ServeOptions) error {
-	restCfg, err := restConfig(o.Kubeconfig)
+	restCfg, err := restConfig(o.Kubeconfig, "")
 	if err != nil {
 		return err
 	}
 	return replica.Run(ctx, restCfg, &o.Options)
 }
 
-func restConfig(kubeconfig string) (*rest.Config, error) {
+// restConfig loads the client configuration as kubectl does: kubeconfig when given, else
+// $KUBECONFIG, else ~/.kube/config (or the in-cluster configuration), in kubeContext when given,
+// else the current context.
+func restConfig(kubeconfig, kubeContext string) (*rest.Config, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = kubeconfig
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: kubeContext}).ClientConfig()
 	if err != nil {
 		return nil, fmt.Errorf("load Kubernetes client configuration: %w", err)
 	}

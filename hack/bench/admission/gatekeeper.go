@@ -113,7 +113,8 @@ spec:
 `
 
 // startGatekeeper runs Gatekeeper's webhook as its Deployment runs it (operations webhook and
-// mutation-webhook, http.send disabled) with the bench's certificate instead of its rotation,
+// mutation-webhook, http.send disabled, plus generate, which the audit Deployment runs) with
+// the bench's certificate instead of its rotation,
 // installs the constraint and waits until the webhook refuses a NetworkPolicy without an owner.
 func startGatekeeper(ctx context.Context, o options, c *cluster.Cluster, certDir, caFile string) (*server, error) {
 	if err := c.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: gatekeeperNamespace}}); err != nil {
@@ -134,6 +135,8 @@ func startGatekeeper(ctx context.Context, o options, c *cluster.Cluster, certDir
 		fmt.Sprintf("--health-addr=127.0.0.1:%d", ports[1]), fmt.Sprintf("--metrics-addr=127.0.0.1:%d", ports[2]),
 		"--logtostderr", "--exempt-namespace=" + gatekeeperNamespace,
 		"--operation=webhook", "--operation=mutation-webhook", "--disable-opa-builtin={http.send}",
+		// The audit Deployment's generate operation creates the constraint's CRD from the template.
+		"--operation=generate",
 	}
 	env := []string{"KUBECONFIG=" + c.Kubeconfig, "POD_NAMESPACE=" + gatekeeperNamespace, "POD_NAME=gatekeeper-bench",
 		"NAMESPACE=" + gatekeeperNamespace, "CONTAINER_NAME=manager"}

@@ -196,7 +196,7 @@ func (r review) verdict(body []byte, want bool) (unchecked bool, err error) {
 		return false, fmt.Errorf("%s: response uid %q, want %q", r.name, got.Response.UID, r.uid)
 	}
 	for _, w := range got.Response.Warnings {
-		if strings.Contains(w, "could not check this change") {
+		if strings.Contains(w, "admitted unchecked") {
 			unchecked = true
 		}
 	}

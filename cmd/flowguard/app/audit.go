@@ -177,6 +177,9 @@ is at least that severe, 2 on input that cannot be read or understood.`,
 		},
 	}
 	o.AddFlags(cmd.Flags())
+	completeValues(cmd, "output", auditFormats)
+	completeValues(cmd, "fail-on", severities)
+	completeValues(cmd, "rule", auditRuleIDs)
 	return cmd
 }
 

@@ -111,6 +111,7 @@ input that cannot be read or understood.`,
 		},
 	}
 	o.AddFlags(cmd.Flags())
+	completeValues(cmd, "output", fixed("text", "json", "sarif", "junit", "github"))
 	return cmd
 }
 

@@ -81,6 +81,7 @@ standard error, the rest are still analysed, and the exit status is 2.`,
 		},
 	}
 	o.AddFlags(cmd.Flags())
+	completeValues(cmd, "output", fixed(connectivityFormats...))
 	return cmd
 }
 

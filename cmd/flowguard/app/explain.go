@@ -80,6 +80,7 @@ exit status is 2.`,
 		},
 	}
 	o.AddFlags(cmd.Flags())
+	completeValues(cmd, "output", fixed("text", "json"))
 	return cmd
 }
 

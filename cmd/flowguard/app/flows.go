@@ -79,6 +79,7 @@ func newFlowsSummarizeCommand(log *LogOptions) *cobra.Command {
 		},
 	}
 	o.AddFlags(cmd.Flags())
+	completeValues(cmd, "output", fixed("text", "json"))
 	return cmd
 }
 

@@ -124,6 +124,7 @@ Exit status: 0 when a recommendation was written, 2 when the input could not be 
 		},
 	}
 	o.AddFlags(cmd.Flags())
+	completeValues(cmd, "output", fixed("yaml", "json"))
 	return cmd
 }
 

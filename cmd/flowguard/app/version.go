@@ -94,6 +94,7 @@ func newVersionCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	completeValues(cmd, "output", fixed("text", "json"))
 	return cmd
 }
 

@@ -62,7 +62,14 @@ func runBinary(t *testing.T, args ...string) binResult {
 // runBinaryIn is runBinary with stdin as the standard input.
 func runBinaryIn(t *testing.T, stdin string, args ...string) binResult {
 	t.Helper()
+	return runBinaryDir(t, "", stdin, args...)
+}
+
+// runBinaryDir is runBinaryIn with dir as the working directory.
+func runBinaryDir(t *testing.T, dir, stdin string, args ...string) binResult {
+	t.Helper()
 	cmd := exec.Command(flowguardBinary(t), args...)
+	cmd.Dir = dir
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut

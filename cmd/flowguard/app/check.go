@@ -127,7 +127,8 @@ type checkReport struct {
 
 type checkViolation struct {
 	Rule string `json:"rule"`
-	// Audit is true for findings of audit rules on the changed objects, which never deny.
+	// Audit is true for findings of audit rules on the changed objects: what the next audit
+	// will report. They never deny, so their action is dryrun.
 	Audit     bool           `json:"audit,omitempty"`
 	Action    string         `json:"action"`
 	Severity  string         `json:"severity"`
@@ -190,7 +191,7 @@ func runCheck(ctx context.Context, o *CheckOptions, input io.Reader, stdout, std
 		report.Flows = in.json()
 	}
 	skipped := map[string]bool{}
-	var applied []changeObject
+	var applied []appliedChange
 	var rules []rego.Rule
 	for _, ch := range changes {
 		op, oldObj, err := operationOf(cluster, ch.obj)
@@ -228,7 +229,7 @@ func runCheck(ctx context.Context, o *CheckOptions, input io.Reader, stdout, std
 			return badInput(fmt.Errorf("%s: %w", ch.where, err))
 		}
 		if op != "DELETE" {
-			applied = append(applied, ch)
+			applied = append(applied, appliedChange{ch, op})
 		}
 	}
 	if err := auditChanges(ctx, o, rego.NewStaticState(cluster, graph, now), userRules, applied, &report); err != nil {
@@ -260,10 +261,6 @@ func runCheck(ctx context.Context, o *CheckOptions, input io.Reader, stdout, std
 
 func printCheck(w io.Writer, r checkReport) {
 	for _, v := range r.Violations {
-		if v.Audit {
-			fmt.Fprintf(w, "AUDIT  %s %s [%s]: %s\n", v.Resource.Kind, objectName(v.Resource), v.Rule, v.Msg)
-			continue
-		}
 		fmt.Fprintf(w, "%-6s %s %s %s [%s]: %s\n", strings.ToUpper(v.Action), v.Operation, v.Resource.Kind, objectName(v.Resource), v.Rule, v.Msg)
 	}
 	if len(r.Skipped) > 0 {
@@ -284,6 +281,12 @@ func objectName(r checkResource) string {
 		return r.Name
 	}
 	return r.Namespace + "/" + r.Name
+}
+
+// appliedChange is an object of --change that the check applied, and how.
+type appliedChange struct {
+	changeObject
+	op string
 }
 
 // changeObject is one object of --change and where it was read.
@@ -432,7 +435,7 @@ func applyChange(c *netpol.Cluster, op string, old, obj map[string]any) (*netpol
 // not already run for each changed object's kind (unused-rule, shadowed-rule,
 // missing-default-deny, ...): what the next audit will say about the change. Their findings
 // never deny.
-func auditChanges(ctx context.Context, o *CheckOptions, state rego.State, userRules rulefile.Set, changed []changeObject, report *checkReport) error {
+func auditChanges(ctx context.Context, o *CheckOptions, state rego.State, userRules rulefile.Set, changed []appliedChange, report *checkReport) error {
 	engine, err := newEngine(state, rego.Options{Deadline: o.Timeout, Lookback: o.Lookback}, userRules)
 	if err != nil {
 		return err
@@ -457,7 +460,7 @@ func auditChanges(ctx context.Context, o *CheckOptions, state rego.State, userRu
 		}
 		for _, v := range res.Violations {
 			report.Violations = append(report.Violations, checkViolation{
-				Rule: v.Rule.ID, Audit: true, Action: string(v.Rule.Action), Severity: string(v.Rule.Severity), Operation: "AUDIT", Msg: v.Msg,
+				Rule: v.Rule.ID, Audit: true, Action: string(rego.ActionDryRun), Severity: string(v.Rule.Severity), Operation: ch.op, Msg: v.Msg,
 				Resource: checkResource{v.Resource.APIVersion, v.Resource.Kind, v.Resource.Namespace, v.Resource.Name},
 				Details:  v.Details, File: ch.file, Line: ch.line,
 			})

@@ -40,6 +40,8 @@ func (s Set) Locate(err error) error {
 				col = fmt.Sprintf(":%d", r.moduleColumn+ce.Column)
 			}
 			out = append(out, fmt.Sprintf("%s:%d%s: RegoRule %s: spec.module: %s: %s", r.File, r.moduleLine+ce.Line-1, col, r.Name, ce.Code, ce.Message))
+		case r.Line == 0:
+			out = append(out, fmt.Sprintf("RegoRule %s in %s: spec.module: %s", r.Name, r.File, ce.InModule()))
 		default:
 			out = append(out, fmt.Sprintf("%s:%d: RegoRule %s: spec.module: %s", r.File, r.Line, r.Name, ce.InModule()))
 		}

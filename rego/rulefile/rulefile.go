@@ -22,8 +22,8 @@ import (
 // Rule is one user rule and where it was read.
 type Rule struct {
 	rego.UserRule
-	// File is the file it was read from; Line is the first line of its RegoRule document, or 1
-	// for a .rego module.
+	// File is the file it was read from (InCluster for a RegoRule listed from a cluster); Line
+	// is the first line of its RegoRule document, 1 for a .rego module, 0 from a cluster.
 	File string
 	Line int
 	// RegoRule is true when the rule came from a RegoRule manifest (its Name is the RegoRule's
@@ -226,6 +226,25 @@ func readObject(path string, line int, js []byte, inList bool) ([]Rule, error) {
 		return nil, err
 	}
 	return []Rule{{UserRule: u, File: path, Line: line, RegoRule: true}}, nil
+}
+
+// InCluster is what File holds for a rule read from a cluster, which has no file or line.
+const InCluster = "the cluster"
+
+// FromCluster is the set of RegoRules listed from a cluster. Every problem is reported, each
+// naming its RegoRule.
+func FromCluster(items []v1alpha1.RegoRule) (Set, error) {
+	set := make(Set, 0, len(items))
+	var errs []error
+	for i := range items {
+		u, err := FromRegoRule(&items[i])
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", InCluster, err))
+			continue
+		}
+		set = append(set, Rule{UserRule: u, File: InCluster, RegoRule: true})
+	}
+	return set, errors.Join(errs...)
 }
 
 // FromRegoRule is the user rule a RegoRule puts in force: its module, with the spec's action,

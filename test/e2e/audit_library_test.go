@@ -5,8 +5,11 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -111,4 +114,77 @@ func TestAuditScheduleWithTheRuleLibrary(t *testing.T) {
 			t.Errorf("findings per namespace (-auditor +CLI):\n%s", diff)
 		}
 	})
+}
+
+// namespaceOwner is an audit rule on namespaces; "%s" is its message.
+const namespaceOwner = `# METADATA
+# title: Namespaces name their owner
+# custom:
+#   id: namespace-owner
+#   severity: low
+#   action: dryrun
+#   targets: [audit]
+#   subjects: [Namespace]
+package teams.namespace_owner
+
+violation contains {"msg": "%s", "details": {}} if {
+	not input.object.metadata.labels.owner
+}
+`
+
+// TestLiveAuditRunsTheClusterRegoRules: `flowguard audit --kubeconfig` runs the RegoRules the
+// cluster holds, as the cluster's auditor does; one of --rules replaces the cluster's rule of
+// its name; a cluster rule that does not compile stops the audit naming it.
+func TestLiveAuditRunsTheClusterRegoRules(t *testing.T) {
+	c, shop := startShopAuditor(t, time.Date(2025, 10, 2, 0, 0, 0, 0, time.UTC))
+	ctx := t.Context()
+	flows := filepath.Join(shop, "flows.jsonl")
+	rule := &v1alpha1.RegoRule{ObjectMeta: metav1.ObjectMeta{Name: "namespace-owner"},
+		Spec: v1alpha1.RegoRuleSpec{Module: fmt.Sprintf(namespaceOwner, "no owner label, from the cluster")}}
+	if err := c.Client.Create(ctx, rule); err != nil {
+		t.Fatal(err)
+	}
+	audit := func(args ...string) (int, string, string) {
+		var out, errOut bytes.Buffer
+		code := app.Execute(append([]string{"audit", "--kubeconfig", c.Kubeconfig, "--flows", flows, "-n", "payments", "--rule", "namespace-owner"}, args...), &out, &errOut)
+		return code, out.String(), errOut.String()
+	}
+
+	code, out, stderr := audit()
+	if code != app.ExitOK || !strings.Contains(out, "namespace-owner") || !strings.Contains(out, "no owner label, from the cluster") {
+		t.Errorf("the cluster's RegoRule: exit %d, want its finding on namespace payments\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
+	}
+
+	edited := filepath.Join(t.TempDir(), "namespace-owner.yaml")
+	manifest := "apiVersion: flowguard.dev/v1alpha1\nkind: RegoRule\nmetadata: {name: namespace-owner}\nspec:\n  module: |\n" +
+		indentLines(fmt.Sprintf(namespaceOwner, "no owner label, from the edit"), "    ")
+	if err := os.WriteFile(edited, []byte(manifest), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr = audit("--rules", edited)
+	if code != app.ExitOK || !strings.Contains(out, "no owner label, from the edit") || strings.Contains(out, "from the cluster") ||
+		!strings.Contains(stderr, "RegoRule namespace-owner of --rules replaces the cluster's") {
+		t.Errorf("--rules over the cluster's rule: exit %d, want the edit's finding only and a note\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
+	}
+
+	broken := &v1alpha1.RegoRule{ObjectMeta: metav1.ObjectMeta{Name: "broken"},
+		Spec: v1alpha1.RegoRuleSpec{Module: "package teams.broken\n\nviolation contains {\"msg\": msg} if {\n\tmsg := concat(\"\", [input.object.metadata.name)\n}\n"}}
+	if err := c.Client.Create(ctx, broken); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = audit()
+	if code != app.ExitBadInput || !strings.Contains(stderr, "RegoRule broken in the cluster: spec.module: line 4, column 47: rego_parse_error") {
+		t.Errorf("a broken RegoRule in the cluster: exit %d, want %d naming it\nstderr:\n%s", code, app.ExitBadInput, stderr)
+	}
+}
+
+func indentLines(s, prefix string) string {
+	var b strings.Builder
+	for line := range strings.Lines(s) {
+		if strings.TrimSpace(line) != "" {
+			b.WriteString(prefix)
+		}
+		b.WriteString(line)
+	}
+	return b.String()
 }

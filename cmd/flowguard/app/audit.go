@@ -145,7 +145,8 @@ observed traffic from Calico flow logs (--flows), run every audit rule, and prin
 which namespaces lack a default deny, which allow rules are far wider than the traffic they
 carry or carry none, which flows were denied, and what to do about each, often with the
 narrowed policy as YAML. User rules from --rules (RegoRule manifests and .rego modules) and
-the RegoRules among -f's objects run beside the built-in rules, compiled and sandboxed as
+the RegoRules among -f's objects (or the live cluster's; --rules replaces one of its name)
+run beside the built-in rules, compiled and sandboxed as
 flowguard serve compiles them; one that does not compile is exit 2. --rule and --param name
 them by their METADATA id like the built-in ones.
 
@@ -189,16 +190,21 @@ func runAudit(ctx context.Context, o *AuditOptions, in io.Reader, stdout, stderr
 	if err != nil {
 		return err
 	}
+	var live liveCluster
 	if o.live() {
-		if cluster, err = loadLiveCluster(ctx, o.Kubeconfig, o.Context); err != nil {
+		if live, err = loadLiveCluster(ctx, o.Kubeconfig, o.Context); err != nil {
 			return err
 		}
+		cluster = live.cluster
 	} else if cluster, err = loadClusterFiles(o.Files, o.Recursive, stdin); err != nil {
 		return err
 	}
 	var userRules rulefile.Set
 	if userRules, err = loadUserRules(o.UserRules, o.Files, o.Recursive, stdin); err != nil {
 		return err
+	}
+	if o.live() {
+		userRules = live.withRules(userRules, stderr)
 	}
 	traffic, err := loadFlows(ctx, o.Flows, o.AllowNoFlows, whyFlowRules, stderr)
 	if err != nil {

@@ -95,6 +95,7 @@ func Run(ctx context.Context, restCfg *rest.Config, o *Options) error {
 	if err != nil {
 		return err
 	}
+	defer handler.Close()
 	// The manager runs the server only once it has been asked for it.
 	webhook.Register(mgr.GetWebhookServer(), handler, log)
 

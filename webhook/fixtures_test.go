@@ -198,5 +198,6 @@ func newTestHandler(t testing.TB, d Decider, cfg Config) (*Handler, *Metrics) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(h.Close)
 	return h, m
 }

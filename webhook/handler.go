@@ -83,6 +83,10 @@ func NewHandler(opts Options) (*Handler, error) {
 	return h, nil
 }
 
+// Close stops the decision workers as their current decisions return. A request after Close is
+// answered as under overload.
+func (h *Handler) Close() { h.pool.stop() }
+
 // Handle answers one AdmissionReview. It never panics: a panic anywhere below becomes an error
 // response, admitted with a warning unless Config.FailClosed.OnError is set.
 func (h *Handler) Handle(ctx context.Context, req admission.Request) (resp admission.Response) {

@@ -77,6 +77,7 @@ func newLoadTarget(b *testing.B, workers int) *loadTarget {
 	if err != nil {
 		b.Fatal(err)
 	}
+	b.Cleanup(h.Close)
 
 	dir := b.TempDir()
 	ca, err := webhooktest.NewCA("load", time.Now())

@@ -154,3 +154,24 @@ func TestEvalPoolKeepsItsWorkers(t *testing.T) {
 		t.Errorf("workers started = %d, want 2", got)
 	}
 }
+
+// TestEvalPoolStops checks that stop ends every worker and that the pool then takes no job,
+// so a closed handler leaves no goroutine behind.
+func TestEvalPoolStops(t *testing.T) {
+	p := newEvalPool(3, 4)
+	done := make(chan struct{}, 3)
+	for range 3 {
+		if !p.submit(func() { done <- struct{}{} }) {
+			t.Fatal("an idle pool turned a job away")
+		}
+	}
+	for range 3 {
+		<-done
+	}
+	p.stop()
+	p.running.Wait() // hangs, failing the test at its timeout, if a worker outlives stop
+	if p.submit(func() { t.Error("a stopped pool ran a job") }) {
+		t.Error("a stopped pool took a job")
+	}
+	p.stop() // a second stop is harmless
+}

@@ -22,9 +22,11 @@ GO_TEST_FLAGS ?=
 BENCH ?= .
 BENCHTIME ?= 100ms
 PKGS ?= ./...
-# make bench-admission: cluster size, Gatekeeper beside flowguard, and where its tools are cached.
+# make bench-admission: cluster size, Gatekeeper beside flowguard, the overload step's length
+# (three times saturation, then recovery; 0 skips it), and where its tools are cached.
 SIZE ?= shop
 GATEKEEPER ?= 0
+OVERLOAD ?= 0
 BENCH_TOOLS_DIR ?= $(CACHE_DIR)/bench
 BENCH_ADMISSION_FLAGS ?=
 
@@ -112,11 +114,11 @@ bench: ## Run the benchmarks once, briefly (BENCH, BENCHTIME, PKGS to narrow)
 	go test -run='^$$' -bench='$(BENCH)' -benchtime=$(BENCHTIME) -benchmem $(PKGS)
 
 .PHONY: bench-admission
-bench-admission: build envtest ## Load flowguard serve's webhook from outside with vegeta (SIZE=shop|10k, GATEKEEPER=1, BENCH_ADMISSION_FLAGS=-duration 10s)
+bench-admission: build envtest ## Load flowguard serve's webhook from outside with vegeta (SIZE=shop|10k, GATEKEEPER=1, OVERLOAD=60s, BENCH_ADMISSION_FLAGS=-duration 10s)
 	BENCH_TOOLS_DIR=$(BENCH_TOOLS_DIR) GATEKEEPER=$(GATEKEEPER) hack/bench-tools.sh
 	go build -o $(ROOT)/bin/bench-admission ./hack/bench/admission
 	$(ROOT)/bin/bench-admission -assets $(ENVTEST_ASSETS) -flowguard $(ROOT)/bin/flowguard \
-		-vegeta $(BENCH_TOOLS_DIR)/vegeta/v12.13.0/vegeta -size $(SIZE) \
+		-vegeta $(BENCH_TOOLS_DIR)/vegeta/v12.13.0/vegeta -size $(SIZE) -overload $(OVERLOAD) \
 		$(if $(filter 1,$(GATEKEEPER)),-gatekeeper $(BENCH_TOOLS_DIR)/gatekeeper/v3.23.1/gatekeeper) $(BENCH_ADMISSION_FLAGS)
 
 ##@ Checks

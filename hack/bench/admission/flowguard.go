@@ -48,6 +48,7 @@ func startFlowguard(ctx context.Context, o options, kubeconfig, certDir, flowLog
 		return nil, err
 	}
 	s.url = fmt.Sprintf("https://127.0.0.1:%d/validate", ports[0])
+	s.pprof = o.pprof
 	if err := s.waitHTTP(ctx, fmt.Sprintf("http://127.0.0.1:%d/readyz", ports[2]), 2*time.Minute); err != nil {
 		return s, err
 	}

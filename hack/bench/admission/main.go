@@ -28,7 +28,7 @@ type options struct {
 	flows                                                   int
 	rates                                                   []int
 	workers                                                 int
-	duration, timeout                                       time.Duration
+	duration, timeout, overload                             time.Duration
 	out                                                     io.Writer
 }
 
@@ -46,6 +46,7 @@ func main() {
 	flag.IntVar(&o.workers, "workers", 32, "workers of the saturation step (0 skips it)")
 	flag.DurationVar(&o.duration, "duration", 30*time.Second, "length of each step")
 	flag.DurationVar(&o.timeout, "timeout", 3*time.Second, "client timeout, the chart's webhook timeoutSeconds")
+	flag.DurationVar(&o.overload, "overload", 0, "after the steps, offer each server three times its saturation rate for this long, then the first fixed rate for -duration (0 skips it)")
 	flag.Parse()
 	for _, r := range strings.Split(*rates, ",") {
 		if r = strings.TrimSpace(r); r == "" {
@@ -57,6 +58,10 @@ func main() {
 			os.Exit(2)
 		}
 		o.rates = append(o.rates, n)
+	}
+	if o.overload > 0 && (o.workers == 0 || len(o.rates) == 0) {
+		fmt.Fprintln(os.Stderr, "bench-admission: -overload needs the saturation step (-workers) and a fixed rate (-rates) to recover at")
+		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -172,11 +177,11 @@ func run(ctx context.Context, o options) (err error) {
 	for i, r := range reviews {
 		names[i] = r.name
 	}
-	say("Load: %d reviews in turn (%s), keep-alive TLS over HTTP/1.1, %s per step, client timeout %s",
-		len(reviews), strings.Join(names, ", "), o.duration, o.timeout)
-	tw := tabwriter.NewWriter(o.out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "server\tstep\tload avg\tachieved/s\tp50\tp99\tmax\tnon-2xx\ttimeouts\tother errors\twrong verdicts\tunchecked\tCPU/review\t")
+	say("Load: %d reviews in turn (%s), keep-alive TLS over HTTP/1.1 as kube-apiserver calls a webhook, at most %d idle connections kept as its transport does, %s per step, client timeout %s",
+		len(reviews), strings.Join(names, ", "), idleConns, o.duration, o.timeout)
+	tw := newTable(o.out, "server\tstep\tload avg\tachieved/s\tp50\tp99\tmax\tnon-2xx\ttimeouts\tother errors\twrong verdicts\tunchecked\tCPU/review\t")
 	sat := map[string]float64{}
+	normal := map[string]time.Duration{} // p99 at the first fixed rate, where overload recovers
 	var firstErrors []string
 	for _, st := range steps {
 		for _, t := range targets {
@@ -194,6 +199,9 @@ func run(ctx context.Context, o options) (err error) {
 			if st.rate == 0 {
 				sat[t.name] = res.achieved
 			}
+			if len(o.rates) > 0 && st.rate == o.rates[0] {
+				normal[t.name] = res.p99
+			}
 		}
 	}
 	if err := tw.Flush(); err != nil {
@@ -205,7 +213,25 @@ func run(ctx context.Context, o options) (err error) {
 	if g := sat["gatekeeper"]; g > 0 {
 		fmt.Fprintf(o.out, "saturation, flowguard / Gatekeeper: %.2f\n", sat[fg.name]/g)
 	}
-	return nil
+	if o.overload == 0 {
+		return nil
+	}
+	say("Overload: three times each server's saturation rate for %s, then %d/s for %s", o.overload, o.rates[0], o.duration)
+	over := map[string]overloadResult{}
+	for _, t := range targets {
+		res, err := overloadRun(ctx, o, t, reviews, sat[t.name], o.rates[0], normal[t.name], t != fg, caFile)
+		if err != nil {
+			return fmt.Errorf("%s: %w", t.name, err)
+		}
+		over[t.name] = res
+	}
+	return printOverload(o, over, targets)
+}
+
+func newTable(w io.Writer, header string) *tabwriter.Writer {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, header)
+	return tw
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000) }

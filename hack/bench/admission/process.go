@@ -5,10 +5,12 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -21,10 +23,12 @@ import (
 type server struct {
 	name string
 	// url is the validating endpoint.
-	url  string
-	cmd  *exec.Cmd
-	done chan error
-	log  string
+	url string
+	// pprof is the address of the server's pprof endpoints, empty when it serves none.
+	pprof string
+	cmd   *exec.Cmd
+	done  chan error
+	log   string
 }
 
 // start runs bin with args and env added to this process's environment, its output in logPath.
@@ -152,4 +156,43 @@ func loadAverage() string {
 		return "?"
 	}
 	return strings.Fields(string(data))[0]
+}
+
+// profile records the server's CPU profile for d into path when it serves pprof; the channel
+// reports when the profile is written (at once when there is none to take).
+func (s *server) profile(ctx context.Context, d time.Duration, path string) <-chan error {
+	done := make(chan error, 1)
+	if s.pprof == "" {
+		done <- nil
+		return done
+	}
+	go func() {
+		done <- func() error {
+			url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", s.pprof, max(1, int(d.Seconds())))
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+			if err != nil {
+				return fmt.Errorf("profile %s: %w", s.name, err)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return fmt.Errorf("profile %s: %w", s.name, err)
+			}
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			if err == nil && resp.StatusCode != http.StatusOK {
+				err = fmt.Errorf("HTTP %d: %.200s", resp.StatusCode, body)
+			}
+			if err != nil {
+				return fmt.Errorf("profile %s: %w", s.name, err)
+			}
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				return fmt.Errorf("profile %s: %w", s.name, err)
+			}
+			if err := os.WriteFile(path, body, 0o644); err != nil {
+				return fmt.Errorf("profile %s: %w", s.name, err)
+			}
+			return nil
+		}()
+	}()
+	return done
 }

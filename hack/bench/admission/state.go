@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -94,7 +95,11 @@ func createAll(ctx context.Context, c client.Client, objs []client.Object, worke
 			for obj := range next {
 				cp := obj.DeepCopyObject().(client.Object)
 				cp.SetResourceVersion("")
-				if err := c.Create(ctx, cp); err != nil {
+				err := c.Create(ctx, cp)
+				if _, ns := obj.(*corev1.Namespace); ns && apierrors.IsAlreadyExists(err) {
+					continue // kube-system and default come with the control plane
+				}
+				if err != nil {
 					errs <- fmt.Errorf("create %T %s/%s: %w", obj, obj.GetNamespace(), obj.GetName(), err)
 					return
 				}

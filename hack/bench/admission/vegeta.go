@@ -12,8 +12,16 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
+
+// idleConns is how many idle connections to one webhook the API server keeps: client-go's
+// transport (k8s.io/client-go/transport/cache.go, idleConnsPerHost) behind every webhook call.
+// kube-apiserver calls a webhook Service over HTTP/1.1 only (NextProtos http/1.1,
+// k8s.io/apiserver/pkg/util/webhook/client.go), so a request that finds no idle connection
+// opens a new one, and connections past this many are closed once idle.
+const idleConns = 25
 
 // step is one load step: a fixed rate per second, or saturation (rate 0) with a fixed number
 // of workers.
@@ -21,6 +29,8 @@ type step struct {
 	rate     int
 	workers  int
 	duration time.Duration
+	// phase names the overload step's parts ("overload", "recovery"), empty for the others.
+	phase string
 }
 
 func (s step) String() string {
@@ -30,6 +40,18 @@ func (s step) String() string {
 	return fmt.Sprintf("%d/s", s.rate)
 }
 
+// file names the step in file names.
+func (s step) file() string {
+	name := fmt.Sprintf("rate-%d", s.rate)
+	if s.rate == 0 {
+		name = fmt.Sprintf("saturation-%d", s.workers)
+	}
+	if s.phase != "" {
+		name = s.phase + "-" + name
+	}
+	return name
+}
+
 // outcome is what one step measured against one server.
 type outcome struct {
 	sent, ok int
@@ -37,10 +59,21 @@ type outcome struct {
 	// timeout; transport other failures; wrong answers that are not the expected verdict (or no
 	// AdmissionReview at all); unchecked answers admitted without a decision.
 	non2xx, timeouts, transport, wrong, unchecked int
-	firstError                                    string
-	achieved                                      float64
-	p50, p99, max                                 time.Duration
-	cpuPerReview                                  time.Duration
+	// uncheckedWrong are the wrong answers that carry the degraded answer's warning: a refusal
+	// admitted unchecked, the answer flowguard gives by design when it cannot decide in time.
+	uncheckedWrong int
+	firstError     string
+	achieved       float64
+	p50, p99, max  time.Duration
+	cpuPerReview   time.Duration
+	// all is every request's start and latency (a failed request's latency is how long it
+	// took to fail), for the overload step's recovery time.
+	all []sample
+}
+
+type sample struct {
+	start   time.Time
+	latency time.Duration
 }
 
 // result is one line of `vegeta encode --to json`.
@@ -74,9 +107,10 @@ func attack(ctx context.Context, o options, srv *server, reviews []review, st st
 	if err := os.WriteFile(targetsFile, targets.Bytes(), 0o644); err != nil {
 		return out, fmt.Errorf("write vegeta targets: %w", err)
 	}
-	resultsFile := filepath.Join(dir, "results.bin")
+	base := strings.Fields(srv.name)[0] + "-" + st.file()
+	resultsFile := filepath.Join(dir, base+".bin")
 	args := []string{"attack", "-format=json", "-targets=" + targetsFile, "-root-certs=" + caFile,
-		"-keepalive=true", "-http2=false", "-timeout=" + o.timeout.String(), "-duration=" + st.duration.String(),
+		"-keepalive=true", "-http2=false", "-connections=" + strconv.Itoa(idleConns), "-timeout=" + o.timeout.String(), "-duration=" + st.duration.String(),
 		"-rate=" + strconv.Itoa(st.rate), "-output=" + resultsFile}
 	if st.rate == 0 {
 		args = append(args, "-max-workers="+strconv.Itoa(st.workers), "-workers="+strconv.Itoa(st.workers))
@@ -85,8 +119,12 @@ func attack(ctx context.Context, o options, srv *server, reviews []review, st st
 	if err != nil {
 		return out, err
 	}
+	profiled := srv.profile(ctx, st.duration, filepath.Join(o.dir, "profiles", base+".cpu.pprof"))
 	if b, err := exec.CommandContext(ctx, o.vegeta, args...).CombinedOutput(); err != nil {
 		return out, fmt.Errorf("vegeta attack: %w: %s", err, b)
+	}
+	if err := <-profiled; err != nil {
+		return out, err
 	}
 	after, err := srv.cpu()
 	if err != nil {
@@ -120,6 +158,7 @@ func attack(ctx context.Context, o options, srv *server, reviews []review, st st
 		if r.Code == 200 {
 			lat = append(lat, time.Duration(r.Latency))
 		}
+		out.all = append(out.all, sample{start: r.Timestamp, latency: time.Duration(r.Latency)})
 	}
 	if err := encode.Wait(); err != nil {
 		return out, fmt.Errorf("vegeta encode: %w", err)
@@ -165,6 +204,9 @@ func (out *outcome) judge(r result, reviews []review, gatekeeper bool) {
 	if unchecked {
 		out.unchecked++
 	}
+	if err != nil && unchecked {
+		out.uncheckedWrong++
+	}
 	if err != nil {
 		fail(&out.wrong, err.Error())
 		return
@@ -173,5 +215,5 @@ func (out *outcome) judge(r result, reviews []review, gatekeeper bool) {
 }
 
 func isTimeout(msg string) bool {
-	return bytes.Contains([]byte(msg), []byte("Client.Timeout")) || bytes.Contains([]byte(msg), []byte("deadline exceeded"))
+	return strings.Contains(msg, "Client.Timeout") || strings.Contains(msg, "deadline exceeded")
 }

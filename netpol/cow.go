@@ -122,6 +122,17 @@ func (c *nsCow[K, V]) all() iter.Seq2[K, V] {
 	}
 }
 
+// namespaces yields the namespaces that hold entries.
+func (c *nsCow[K, V]) namespaces() iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for ns, m := range c.parts.all() {
+			if len(m) > 0 && !yield(ns) {
+				return
+			}
+		}
+	}
+}
+
 // layered maps namespaces to values and is never modified: with returns a new map. To
 // spare copying every namespace's entry for a change to one, a layered map is the map it
 // started from and the entries changed since; past maxLayered of those it is merged into a

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -70,6 +69,11 @@ dstHostNetwork; csv and md: src_host_network, dst_host_network; dot: a dashed no
 makes no workload endpoint for it, so no pod policy governs it, and its edges are what the
 policies of the other side allow.
 
+dot is for graphviz (flowguard connectivity -f DIR -o dot | dot -Tsvg > map.svg): one box per
+namespace, one edge per pair drawn both ways (dir=both) when both ways are allowed, "all" for
+every connection. Edges that say the same of a whole namespace are drawn once, to or from its
+box, and a namespace whose workloads all reach each other alike says so in its title.
+
 Exit status: 0 on success, 2 on bad input. Objects that cannot be read are reported on
 standard error, the rest are still analysed, and the exit status is 2.`,
 		Args: cobra.NoArgs,
@@ -122,7 +126,7 @@ func peerText(p netpol.ConnectivityPeer) string {
 }
 
 // writeConnectivity writes the edges walk hands over, each as it comes (the map is never held
-// whole; dot keeps only the node names, to group them by namespace at the end).
+// whole; dot holds the edges, to fold and merge them before drawing).
 func writeConnectivity(w *bufio.Writer, format string, walk func(func(netpol.ConnectivityEdge) error) error) error {
 	switch format {
 	case "json":
@@ -188,54 +192,3 @@ func writeConnectivity(w *bufio.Writer, format string, walk func(func(netpol.Con
 }
 
 func mdEscape(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
-
-// writeDot draws one labelled edge per allowed pair as it comes, then workloads grouped by
-// namespace and outside address space as separate nodes (DOT lets nodes follow the edges).
-func writeDot(w *bufio.Writer, walk func(func(netpol.ConnectivityEdge) error) error) error {
-	ids := map[string]string{}
-	hostNetwork := map[string]bool{}
-	byNS := map[string][]string{}
-	var external []string
-	node := func(p netpol.ConnectivityPeer) string {
-		name := p.String()
-		if id, ok := ids[name]; ok {
-			return id
-		}
-		id := fmt.Sprintf("n%d", len(ids))
-		ids[name] = id
-		if p.Workload != nil {
-			hostNetwork[name] = p.HostNetwork
-			byNS[p.Workload.Namespace] = append(byNS[p.Workload.Namespace], name)
-		} else {
-			external = append(external, name)
-		}
-		return id
-	}
-	fmt.Fprintln(w, "digraph {")
-	fmt.Fprintln(w, "\tnode [shape=box, style=rounded, fontname=Helvetica]")
-	fmt.Fprintln(w, "\tedge [fontname=Helvetica, fontsize=10]")
-	err := walk(func(e netpol.ConnectivityEdge) error {
-		_, err := fmt.Fprintf(w, "\t%s -> %s [label=%q]\n", node(e.Src), node(e.Dst), e.Conns.String())
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	for i, ns := range slices.Sorted(maps.Keys(byNS)) {
-		fmt.Fprintf(w, "\tsubgraph cluster_%d {\n\t\tlabel=%q\n", i, ns)
-		for _, name := range byNS[ns] {
-			label := strings.TrimPrefix(name, ns+"/")
-			if hostNetwork[name] {
-				fmt.Fprintf(w, "\t\t%s [label=%q, style=dashed]\n", ids[name], label+"\n"+strings.TrimSpace(hostNetworkMark))
-				continue
-			}
-			fmt.Fprintf(w, "\t\t%s [label=%q]\n", ids[name], label)
-		}
-		fmt.Fprintln(w, "\t}")
-	}
-	for _, name := range external {
-		fmt.Fprintf(w, "\t%s [label=%q, shape=ellipse, style=dashed]\n", ids[name], strings.ReplaceAll(name, ",", "\n"))
-	}
-	_, err = fmt.Fprintln(w, "}")
-	return err
-}

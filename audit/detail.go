@@ -126,13 +126,36 @@ func plural(n uint64) string {
 	return "s"
 }
 
-// FactText renders one evidence fact as text: strings as they are, everything else as JSON.
+// FactText renders one evidence fact as text people read: strings and numbers as they are, a
+// list as its items joined by commas, an object as "key: value" pairs (keys in order, "_" read
+// as a space) joined by semicolons, nested values the same way. Only a value of no JSON shape
+// falls back to its JSON.
 func FactText(v any) string {
 	switch x := v.(type) {
 	case string:
 		return x
 	case nil:
 		return ""
+	case bool:
+		return strconv.FormatBool(x)
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case int, int64, uint64, json.Number:
+		return fmt.Sprint(x)
+	case []string:
+		return strings.Join(x, ", ")
+	case []any:
+		items := make([]string, len(x))
+		for i, item := range x {
+			items[i] = FactText(item)
+		}
+		return strings.Join(items, ", ")
+	case map[string]any:
+		pairs := make([]string, 0, len(x))
+		for _, k := range slices.Sorted(maps.Keys(x)) {
+			pairs = append(pairs, strings.ReplaceAll(k, "_", " ")+": "+FactText(x[k]))
+		}
+		return strings.Join(pairs, "; ")
 	}
 	b, err := json.Marshal(v)
 	if err != nil {

@@ -35,14 +35,16 @@ func TestToViolation(t *testing.T) {
 					"shop/frontend -> shop/api TCP/8001 allow, 2 connections, last seen 2026-03-01T03:00:00Z",
 				}}},
 		},
-		"facts become text: strings as they are, the rest as JSON": {
+		"facts become text: strings as they are, lists joined, objects as labelled pairs": {
 			finding: finding("dangling-selector", "low", "NetworkPolicy", "shop", "np", func(f *Finding) {
-				f.Evidence.Facts = map[string]any{"selector": "app == 'gone'", "rule": 2, "peers": []any{"a", "b"}}
+				f.Evidence.Facts = map[string]any{"selector": "app == 'gone'", "rule": 2, "peers": []any{"a", "b"},
+					"observed": map[string]any{"flows": 2880.0, "last_seen": "2025-10-02T00:00:00Z", "ports": []any{"TCP/8080"}}}
 			}),
 			want: v1alpha1.Violation{Message: "NetworkPolicy np broke dangling-selector", Rule: "dangling-selector", Severity: "low",
 				Resource: v1alpha1.ResourceRef{Kind: "NetworkPolicy", Namespace: "shop", Name: "np"},
 				SupportingEvidence: &v1alpha1.Evidence{Facts: map[string]string{
-					"selector": "app == 'gone'", "rule": "2", "peers": `["a","b"]`}}},
+					"selector": "app == 'gone'", "rule": "2", "peers": "a, b",
+					"observed": "flows: 2880; last seen: 2025-10-02T00:00:00Z; ports: TCP/8080"}}},
 		},
 		"a suggested policy becomes YAML lines": {
 			finding: finding("allow-all", "high", "NetworkPolicy", "shop", "api", func(f *Finding) {

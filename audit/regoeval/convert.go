@@ -104,6 +104,9 @@ func flowFromGroup(m map[string]any) audit.Flow {
 	str("destination", &fl.Destination)
 	str("protocol", &fl.Protocol)
 	str("action", &fl.Action)
+	if fl.Action == "" {
+		fl.Action = actionOf(m)
+	}
 	if n, ok := number(m["port"]); ok {
 		fl.Port = int(n)
 	}
@@ -113,6 +116,46 @@ func flowFromGroup(m map[string]any) audit.Flow {
 	fl.LastSeen = timeOf(m["last_seen"])
 	fl.FirstSeen = timeOf(m["first_seen"])
 	return fl
+}
+
+// actionOf says what happened to a flow group the builtins return without an "action": from
+// flowguard.flows, "allow" or "deny" by its counts (both, with each count, when the group has
+// both); from flowguard.impact, the verdict before and after the change, with what decides
+// after it ("allow, then deny by StagedNetworkPolicy ns/name spec.ingress[0]").
+func actionOf(m map[string]any) string {
+	allowed, okA := number(m["allowed"])
+	denied, okD := number(m["denied"])
+	switch {
+	case okA && okD && allowed > 0 && denied > 0:
+		return fmt.Sprintf("allow %d, deny %d", int64(allowed), int64(denied))
+	case okD && denied > 0:
+		return "deny"
+	case okA && allowed > 0:
+		return "allow"
+	}
+	before, okB := m["before"].(map[string]any)
+	after, okF := m["after"].(map[string]any)
+	if !okB || !okF {
+		return ""
+	}
+	verdict := func(v map[string]any) string {
+		if allowed, _ := v["allowed"].(bool); allowed {
+			return "allow"
+		}
+		// The side that denies names what decided; egress is checked first, as packets leave
+		// the source before they reach the destination.
+		for _, side := range []string{"egress", "ingress"} {
+			if d, ok := v[side].(map[string]any); ok {
+				if allowed, _ := d["allowed"].(bool); !allowed {
+					if by, _ := d["decided_by"].(string); by != "" {
+						return "deny by " + by
+					}
+				}
+			}
+		}
+		return "deny"
+	}
+	return verdict(before) + ", then " + verdict(after)
 }
 
 // fixFrom reads details.fix: a manifest, a rule to put in place of details.path, or a sentence.

@@ -45,6 +45,33 @@ func TestFromViolation(t *testing.T) {
 			want: audit.Finding{Rule: "staged-would-break", Evidence: audit.Evidence{FlowsTotal: 1, Flows: []audit.Flow{
 				{Source: "shop/web", Destination: "b", Port: 8080, Protocol: "UDP", Action: "allow"}}}},
 		},
+		"a group of flowguard.flows without an action takes it from its counts": {
+			violation: rego.Violation{Rule: rego.Rule{ID: "denied-traffic"}, Details: map[string]any{
+				"flows": []any{
+					map[string]any{"flow": "a -> b:1/UDP", "allowed": json.Number("0"), "denied": json.Number("12")},
+					map[string]any{"flow": "a -> c:1/UDP", "allowed": json.Number("3"), "denied": json.Number("0")},
+					map[string]any{"flow": "a -> d:1/UDP", "allowed": json.Number("3"), "denied": json.Number("2")},
+				},
+			}},
+			want: audit.Finding{Rule: "denied-traffic", Evidence: audit.Evidence{FlowsTotal: 3, Flows: []audit.Flow{
+				{Source: "a", Destination: "b", Port: 1, Protocol: "UDP", Action: "deny"},
+				{Source: "a", Destination: "c", Port: 1, Protocol: "UDP", Action: "allow"},
+				{Source: "a", Destination: "d", Port: 1, Protocol: "UDP", Action: "allow 3, deny 2"},
+			}}},
+		},
+		"a group of flowguard.impact says its verdict before and after, and what denies it": {
+			violation: rego.Violation{Rule: rego.Rule{ID: "staged-would-break"}, Details: map[string]any{
+				"flows": []any{map[string]any{"flow": "a -> b:80/TCP",
+					"before": map[string]any{"allowed": true},
+					"after": map[string]any{"allowed": false,
+						"egress":  map[string]any{"allowed": true, "decided_by": "no policy selects the source"},
+						"ingress": map[string]any{"allowed": false, "decided_by": "StagedNetworkPolicy shop/lockdown rule 0: Deny"}},
+				}},
+			}},
+			want: audit.Finding{Rule: "staged-would-break", Evidence: audit.Evidence{FlowsTotal: 1, Flows: []audit.Flow{
+				{Source: "a", Destination: "b", Port: 80, Protocol: "TCP", Action: "allow, then deny by StagedNetworkPolicy shop/lockdown rule 0: Deny"},
+			}}},
+		},
 		"a manifest fix is applied as it is": {
 			violation: rego.Violation{Rule: rego.Rule{ID: "missing-default-deny"}, Details: map[string]any{
 				"direction": "ingress",

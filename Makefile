@@ -68,8 +68,10 @@ docs: ## Write docs/cli.md, the command-line reference, from the command tree
 	go run ./hack/clidoc > docs/cli.md
 
 .PHONY: example
-example: build ## The main job: audit the example shop offline (no cluster needed)
+example: build ## The main job: audit the example shop offline (no cluster needed); bin/shop.html is the report as a page
 	$(ROOT)/bin/flowguard audit -f $(ROOT)/examples/shop --flows $(ROOT)/examples/shop/flows.jsonl
+	$(ROOT)/bin/flowguard audit -f $(ROOT)/examples/shop --flows $(ROOT)/examples/shop/flows.jsonl -o html > $(ROOT)/bin/shop.html
+	@echo "The same audit as a page: $(ROOT)/bin/shop.html"
 
 .PHONY: demo
 demo: build envtest ## See flowguard work: a local control plane, the shop, the webhook refusing and warning, an audit (make demo-down stops it)
@@ -108,6 +110,14 @@ test-image: ## Build the image twice (same digest), run its binary, push it to a
 .PHONY: test-verify
 test-verify: ## Prove that make verify fails when a CRD type changes without make manifests
 	hack/test-verify.sh
+
+.PHONY: screenshots
+screenshots: ## Regenerate docs/images/report-shop.png, the README's picture of the html report, in headless Chromium
+	rm -rf $(ROOT)/bin/screenshots && mkdir -p $(ROOT)/bin/screenshots
+	go test ./test/browser/ -run 'TestReportInBrowser' -count=1 -artifacts -outputdir $(ROOT)/bin/screenshots
+	mkdir -p $(ROOT)/docs/images
+	cp "$$(find $(ROOT)/bin/screenshots -name shop-traffic.png)" $(ROOT)/docs/images/report-shop.png
+	@echo "Every screenshot: $$(find $(ROOT)/bin/screenshots -name '*.png' | sort | tr '\n' ' ')"
 
 .PHONY: bench
 bench: ## Run the benchmarks once, briefly (BENCH, BENCHTIME, PKGS to narrow)

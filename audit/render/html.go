@@ -44,20 +44,26 @@ type htmlFinding struct {
 
 // WriteHTML prints one self-contained page: the summary, a picture of namespaces and workloads
 // with allowed and observed traffic (when in.Picture is set), and the findings by severity.
-// The page loads nothing: styles are inline and there is no script.
+// The page loads nothing: styles are inline and there is no script (the picture's toggle is a
+// checkbox and a style rule).
 func WriteHTML(w io.Writer, in Input) error {
 	tmpl, err := template.New("page").Funcs(template.FuncMap{
 		"flowLine": audit.FlowLine,
 		"port":     audit.PortText,
 		"stamp":    stampShort,
 		"lower":    strings.ToLower,
+		"kindText": func(class string) string { return kindText[class] },
+		// The legend lays its edge samples out in a row, 250 units apart.
+		"legendX":  func(i int) int { return 250 * i },
+		"legendX2": func(i int) int { return 250*i + 34 },
+		"legendT":  func(i int) int { return 250*i + 42 },
 	}).Parse(htmlSource)
 	if err != nil {
 		return fmt.Errorf("parse html template: %w", err)
 	}
 	s := in.Result.Summarize()
 	page := htmlPage{Subject: in.Subject, Summary: s, EvaluatedAt: stamp(s.EvaluatedAt), Picture: layout(in.Picture),
-		EdgeClasses: []string{"used", "unused", "breaking", "denied"}}
+		EdgeClasses: []string{"denied", "breaking", "used", "unused"}}
 	if page.Subject == "" {
 		page.Subject = "cluster"
 	}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // Picture is what the html page draws: namespaces with their workloads, peers outside the
@@ -49,61 +50,83 @@ func (e Edge) Class() string {
 	return "unused"
 }
 
-// Bounds of the drawing; beyond them the page says what it left out.
+// kindOrder ranks edge classes for drawing and listing: traffic that is denied or would break
+// comes first in the table and is drawn last, on top of the rest.
+var kindOrder = map[string]int{"denied": 0, "breaking": 1, "used": 2, "unused": 3}
+
+// kindText is how the table and the legend name each class.
+var kindText = map[string]string{
+	"denied":   "observed and denied",
+	"breaking": "observed, now denied by policy",
+	"used":     "allowed and observed",
+	"unused":   "allowed, never observed",
+}
+
+// Bounds and measures of the drawing, in SVG user units (pixels at 100%).
 const (
-	picMaxNodes   = 120
-	picSlot       = 16.0  // arc length per node on the ring, in SVG units
-	picMinRadius  = 150.0 // of the ring of nodes
-	picLabelSpace = 130.0 // room outside the ring for labels
+	picMaxNodes  = 400
+	picRow       = 18.0 // one row per namespace name and per workload
+	picCharWidth = 7.0  // a generous width of one character of a 12px label
+	picMaxLabel  = 32   // characters; longer names are cut, the full name is the hover text
+	picMinBulge  = 18.0 // how far right the shortest edge reaches
+	picMaxBulge  = 420.0
 )
 
-// svgPicture is a laid-out Picture, in SVG user units: a chord diagram. Nodes sit on a ring,
-// grouped by namespace (an arc inside the ring names each group), and edges are curves through
-// the inside of the ring, so that no edge passes behind a node.
+// svgPicture is a laid-out Picture: an arc diagram. Every workload has a row of its own under
+// its namespace's name, with its label right-aligned left of a column of nodes; edges are arcs
+// drawn right of the column, from one row to another, so that no edge ever crosses a label
+// and no two labels share a row. Rows lists every edge with its ports, for reading without
+// hovering.
 type svgPicture struct {
 	Width, Height int
-	Groups        []svgGroup
+	Bands         []svgBand
 	Nodes         []svgNode
 	Edges         []svgEdge
+	Rows          []trafficRow
+	Unused        int
 	Omitted       string
 }
 
-type svgGroup struct {
-	// D is the arc's path; the label sits at LX, LY with the given text anchor.
-	D, Label, Anchor string
-	LX, LY           int
-	Class            string
+// svgBand is one group's rows (a namespace, or the peers outside the cluster) and its name.
+type svgBand struct {
+	Y, H, W      int
+	LX, LY       int
+	Label, Class string
 }
 
 type svgNode struct {
 	X, Y         int
+	LX           int
 	Label, Title string
-	// The label is drawn at X, Y rotated by Rotate degrees, anchored at Anchor, offset by DX.
-	Rotate int
-	Anchor string
-	DX     int
-	Class  string
+	Class        string
 }
 
 type svgEdge struct {
 	D, Class, Title string
 }
 
-type ringNode struct {
+// trafficRow is one edge as the table beside the picture lists it.
+type trafficRow struct {
+	From, To, Ports, Class, Kind string
+}
+
+type rowNode struct {
 	id, label, group string
 	external         bool
 }
 
-// layout places every node on a ring, namespaces one after another with a gap between them
-// (external peers first), and routes each edge as a quadratic curve pulled towards the centre.
+// layout gives each namespace a title row and each of its workloads a row (peers outside the
+// cluster first), and draws each edge as a cubic arc right of the node column whose reach
+// grows with the rows it spans; arcs going up reach a little less far than arcs going down,
+// so both directions of a pair stay apart.
 func layout(p *Picture) *svgPicture {
 	if p == nil || (len(p.Namespaces) == 0 && len(p.External) == 0) {
 		return nil
 	}
-	var nodes []ringNode
+	var nodes []rowNode
 	var omitted []string
 	for _, name := range slices.Sorted(slices.Values(p.External)) {
-		nodes = append(nodes, ringNode{id: name, label: name, group: "outside", external: true})
+		nodes = append(nodes, rowNode{id: name, label: name, group: "outside the cluster", external: true})
 	}
 	nss := slices.Clone(p.Namespaces)
 	slices.SortFunc(nss, func(a, b PictureNamespace) int { return cmp.Compare(a.Name, b.Name) })
@@ -115,81 +138,58 @@ func layout(p *Picture) *svgPicture {
 			continue
 		}
 		for _, wl := range wls {
-			nodes = append(nodes, ringNode{id: ns.Name + "/" + wl, label: wl, group: ns.Name})
+			nodes = append(nodes, rowNode{id: ns.Name + "/" + wl, label: wl, group: ns.Name})
 		}
 	}
 	if left > 0 {
 		omitted = append(omitted, fmt.Sprintf("%d namespaces", left))
 	}
-	// One empty slot between groups keeps them apart on the ring.
-	slots := len(nodes)
-	for i := 1; i < len(nodes); i++ {
-		if nodes[i].group != nodes[i-1].group {
-			slots++
-		}
+	widest := 0
+	for _, n := range nodes {
+		widest = max(widest, utf8.RuneCountInString(shorten(n.label, picMaxLabel)), utf8.RuneCountInString(shorten(n.group, picMaxLabel))+2)
 	}
-	slots++ // and between the last group and the first
-	radius := math.Max(picMinRadius, float64(slots)*picSlot/(2*math.Pi))
-	c := radius + picLabelSpace
-	out := &svgPicture{Width: int(2 * c), Height: int(2 * c)}
-	pos := map[string][2]float64{}
-	slot := 0
-	groupStart := 0
-	flushGroup := func(end int) {
-		if end <= groupStart {
-			return
-		}
-		g := nodes[groupStart]
-		a0, a1 := angle(slot-(end-groupStart), slots), angle(slot-1, slots)
-		r := radius - 14
-		d := fmt.Sprintf("M%d %d A%d %d 0 %d 1 %d %d", xy(c, r, a0-0.15)[0], xy(c, r, a0-0.15)[1], int(r), int(r),
-			largeArc(a1-a0+0.3), xy(c, r, a1+0.15)[0], xy(c, r, a1+0.15)[1])
-		if end-groupStart == 1 {
-			d = fmt.Sprintf("M%d %d A%d %d 0 0 1 %d %d", xy(c, r, a0-0.12)[0], xy(c, r, a0-0.12)[1], int(r), int(r),
-				xy(c, r, a0+0.12)[0], xy(c, r, a0+0.12)[1])
-		}
-		mid := (a0 + a1) / 2
-		lp := xy(c, radius-30, mid)
-		anchor := "middle"
-		if math.Cos(mid) > 0.3 {
-			anchor = "end"
-		} else if math.Cos(mid) < -0.3 {
-			anchor = "start"
-		}
-		class := "nsarc"
-		if g.external {
-			class = "extarc"
-		}
-		out.Groups = append(out.Groups, svgGroup{D: d, Label: g.group, Anchor: anchor, LX: lp[0], LY: lp[1] + 4, Class: class})
-	}
+	colX := 16 + float64(widest)*picCharWidth + 14
+	out := &svgPicture{}
+	pos := map[string]float64{}
+	y := 4.0
 	for i, n := range nodes {
-		if i > 0 && n.group != nodes[i-1].group {
-			flushGroup(i)
-			groupStart = i
-			slot++
+		if i == 0 || n.group != nodes[i-1].group {
+			class := "ns"
+			if n.external {
+				class = "outside"
+			}
+			rows := 1
+			for j := i; j < len(nodes) && nodes[j].group == n.group; j++ {
+				rows++
+			}
+			out.Bands = append(out.Bands, svgBand{Y: int(y), H: int(float64(rows) * picRow), W: int(colX + 10),
+				LX: int(colX - 12), LY: int(y + picRow/2 + 4), Label: shorten(n.group, picMaxLabel), Class: class})
+			y += picRow
 		}
-		a := angle(slot, slots)
-		pt := xy(c, radius, a)
-		pos[n.id] = [2]float64{c + radius*math.Cos(a), c + radius*math.Sin(a)}
-		deg := int(math.Round(a * 180 / math.Pi))
-		node := svgNode{X: pt[0], Y: pt[1], Label: shorten(n.label, 22), Title: n.id, Rotate: deg, Anchor: "start", DX: 10, Class: "wl"}
-		if math.Cos(a) < 0 { // on the left half, flip the label so it reads left to right
-			node.Rotate, node.Anchor, node.DX = deg-180, "end", -10
-		}
+		cy := y + picRow/2
+		pos[n.id] = cy
+		node := svgNode{X: int(colX), Y: int(cy), LX: int(colX - 10), Label: shorten(n.label, picMaxLabel), Title: n.id, Class: "wl"}
 		if n.external {
 			node.Class = "ext"
 		}
 		out.Nodes = append(out.Nodes, node)
-		slot++
+		y += picRow
+		if i == len(nodes)-1 || nodes[i+1].group != n.group {
+			y += 6 // a gap between groups
+		}
 	}
-	flushGroup(len(nodes))
+	out.Height = int(y + 4)
 
 	edges := slices.Clone(p.Edges)
-	slices.SortFunc(edges, func(a, b Edge) int { return cmp.Or(cmp.Compare(a.From, b.From), cmp.Compare(a.To, b.To)) })
+	slices.SortFunc(edges, func(a, b Edge) int {
+		// Drawn in reverse of kindOrder, so denied and breaking traffic lie on top.
+		return cmp.Or(cmp.Compare(kindOrder[b.Class()], kindOrder[a.Class()]), cmp.Compare(a.From, b.From), cmp.Compare(a.To, b.To))
+	})
 	hidden, loops := 0, 0
+	reach := 0.0
 	for _, e := range edges {
-		from, ok1 := pos[e.From]
-		to, ok2 := pos[e.To]
+		y1, ok1 := pos[e.From]
+		y2, ok2 := pos[e.To]
 		switch {
 		case !ok1 || !ok2:
 			hidden++
@@ -202,15 +202,24 @@ func layout(p *Picture) *svgPicture {
 		if len(e.Ports) > 0 {
 			ports = strings.Join(e.Ports, ", ")
 		}
-		// The control point lies between the chord's midpoint and the centre, so curves bow
-		// inwards; the end stops short of the node so the arrowhead stays visible.
-		mx, my := (from[0]+to[0])/2, (from[1]+to[1])/2
-		qx, qy := c+(mx-c)*0.25, c+(my-c)*0.25
-		tx, ty := shortenTowards(to, [2]float64{qx, qy}, 7)
+		bulge := math.Min(picMaxBulge, picMinBulge+0.45*math.Abs(y2-y1))
+		if y2 < y1 {
+			bulge = 0.75*bulge + 4
+		}
+		reach = math.Max(reach, bulge)
+		class := e.Class()
+		if class == "unused" {
+			out.Unused++
+		}
+		// The arc leaves the node's right side and comes back to stop short of the target, so
+		// the arrowhead is seen.
 		out.Edges = append(out.Edges, svgEdge{
-			D:     fmt.Sprintf("M%.0f %.0f Q%.0f %.0f %.0f %.0f", from[0], from[1], qx, qy, tx, ty),
-			Class: e.Class(), Title: fmt.Sprintf("%s -> %s %s (%s)", e.From, e.To, ports, e.Class())})
+			D:     fmt.Sprintf("M%.0f %.0f C%.0f %.0f %.0f %.0f %.0f %.0f", colX+5, y1, colX+bulge, y1, colX+bulge, y2, colX+7, y2),
+			Class: class, Title: fmt.Sprintf("%s -> %s %s (%s)", e.From, e.To, ports, kindText[class])})
+		out.Rows = append(out.Rows, trafficRow{From: e.From, To: e.To, Ports: ports, Class: class, Kind: kindText[class]})
 	}
+	slices.SortStableFunc(out.Rows, func(a, b trafficRow) int { return cmp.Compare(kindOrder[a.Class], kindOrder[b.Class]) })
+	out.Width = int(colX + reach + 24)
 	if hidden > 0 {
 		omitted = append(omitted, fmt.Sprintf("%d edges to peers not drawn", hidden))
 	}
@@ -223,33 +232,9 @@ func layout(p *Picture) *svgPicture {
 	return out
 }
 
-// angle of a slot on the ring, starting at the top and going clockwise.
-func angle(slot, slots int) float64 { return -math.Pi/2 + 2*math.Pi*float64(slot)/float64(slots) }
-
-func xy(c, r, a float64) [2]int {
-	return [2]int{int(math.Round(c + r*math.Cos(a))), int(math.Round(c + r*math.Sin(a)))}
-}
-
-func largeArc(span float64) int {
-	if span > math.Pi {
-		return 1
-	}
-	return 0
-}
-
-// shortenTowards moves p by d units towards q.
-func shortenTowards(p, q [2]float64, d float64) (float64, float64) {
-	dx, dy := q[0]-p[0], q[1]-p[1]
-	l := math.Hypot(dx, dy)
-	if l < d {
-		return p[0], p[1]
-	}
-	return p[0] + dx/l*d, p[1] + dy/l*d
-}
-
 func shorten(s string, n int) string {
-	if len(s) <= n {
+	if utf8.RuneCountInString(s) <= n {
 		return s
 	}
-	return s[:n-1] + "…"
+	return string([]rune(s)[:n-1]) + "…"
 }

@@ -1,6 +1,7 @@
 package picture
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -91,6 +92,9 @@ func Build(cluster *netpol.Cluster, graph *flows.Graph, window *audit.Window, na
 		}
 	}
 	pic := &render.Picture{External: slices.Sorted(maps.Keys(b.external))}
+	if len(probed) > maxProbedWorkloads {
+		pic.UnusedNotComputed = fmt.Sprintf("the pairs of %d workloads are too many to probe (the limit is %d)", len(probed), maxProbedWorkloads)
+	}
 	for _, ns := range slices.Sorted(maps.Keys(b.workloads)) {
 		wls := slices.Compact(slices.Sorted(slices.Values(b.workloads[ns])))
 		pic.Namespaces = append(pic.Namespaces, render.PictureNamespace{Name: ns, Workloads: wls})

@@ -1,6 +1,7 @@
 package picture
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -162,5 +163,24 @@ func TestWorkloadOf(t *testing.T) {
 				t.Errorf("workloadOf(%q) = %q, want %q", tc.aggr, got, tc.want)
 			}
 		})
+	}
+}
+
+// TestBuildSaysWhenUnobservedIsNotLookedFor: past the probe's bound the picture draws no
+// allowed-only edge, and says why, so that the page's toggle does not read "0 edges" as
+// "none exist".
+func TestBuildSaysWhenUnobservedIsNotLookedFor(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("apiVersion: v1\nkind: Namespace\nmetadata: {name: big}\n")
+	for i := range maxProbedWorkloads + 1 {
+		fmt.Fprintf(&b, "---\napiVersion: v1\nkind: Pod\nmetadata: {name: p%d, namespace: big, labels: {app: p%d}}\nspec: {containers: [{name: c, image: i, ports: [{containerPort: 80}]}]}\n", i, i)
+	}
+	cluster := netpol.NewCluster()
+	if err := cluster.LoadReader(strings.NewReader(b.String()), "big"); err != nil {
+		t.Fatal(err)
+	}
+	got := Build(cluster, nil, nil, nil)
+	if len(got.Edges) != 0 || got.UnusedNotComputed != "the pairs of 121 workloads are too many to probe (the limit is 120)" {
+		t.Errorf("%d edges, UnusedNotComputed %q", len(got.Edges), got.UnusedNotComputed)
 	}
 }

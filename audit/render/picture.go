@@ -18,6 +18,9 @@ type Picture struct {
 	// names them as they are written here.
 	External []string
 	Edges    []Edge
+	// UnusedNotComputed says why edges allowed but never observed are missing, when the
+	// builder did not look for them (the page says so beside the toggle that would show them).
+	UnusedNotComputed string
 }
 
 // PictureNamespace is one namespace and its workloads.
@@ -84,7 +87,9 @@ type svgPicture struct {
 	Edges         []svgEdge
 	Rows          []trafficRow
 	Unused        int
-	Omitted       string
+	// UnusedNotComputed is Picture.UnusedNotComputed.
+	UnusedNotComputed string
+	Omitted           string
 }
 
 // svgBand is one group's rows (a namespace, or the peers outside the cluster) and its name.
@@ -149,7 +154,7 @@ func layout(p *Picture) *svgPicture {
 		widest = max(widest, utf8.RuneCountInString(shorten(n.label, picMaxLabel)), utf8.RuneCountInString(shorten(n.group, picMaxLabel))+2)
 	}
 	colX := 16 + float64(widest)*picCharWidth + 14
-	out := &svgPicture{}
+	out := &svgPicture{UnusedNotComputed: p.UnusedNotComputed}
 	pos := map[string]float64{}
 	y := 4.0
 	for i, n := range nodes {

@@ -99,7 +99,7 @@ func newLoadTarget(b *testing.B, workers int) *loadTarget {
 	}
 	t := &timings{}
 	t.reset()
-	srv.Register(Path, t.wrap(&admission.Webhook{Handler: h, LogConstructor: func(logr.Logger, *admission.Request) logr.Logger { return logr.Discard() }}))
+	srv.Register(Path, t.wrap(serveReviews(h, logr.Discard())))
 	ctx, cancel := context.WithCancel(context.Background())
 	b.Cleanup(cancel)
 	go func() { _ = certs.Start(ctx) }()

@@ -8,7 +8,6 @@ import (
 	"github.com/go-logr/logr"
 	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 )
 
 // Path is where the webhook serves AdmissionReviews, for every kind.
@@ -23,7 +22,8 @@ type ServerOptions struct {
 	// Certificate does; they are re-read whenever the files change.
 	CertDir, CertName, KeyName string
 	// EnableHTTP2 is off by default: HTTP/2 stream resets are a denial-of-service vector
-	// (CVE-2023-44487) and the API server speaks HTTP/1.1 to webhooks just as well.
+	// (CVE-2023-44487), and kube-apiserver calls in-cluster webhooks over HTTP/1.1 only
+	// (k8s.io/apiserver/pkg/util/webhook/client.go), so HTTP/2 would serve only other clients.
 	EnableHTTP2 bool
 }
 
@@ -64,11 +64,8 @@ func NewServer(o ServerOptions, log logr.Logger) (ctrlwebhook.Server, *certwatch
 }
 
 // Register serves h at Path. Every request is logged through log, with the request's UID and
-// object added by the handler.
+// object added by the handler. The server's Register adds controller-runtime's webhook metrics
+// (requests, latency, in flight) around it.
 func Register(srv ctrlwebhook.Server, h *Handler, log logr.Logger) {
-	log = log.WithName("admission")
-	srv.Register(Path, &admission.Webhook{
-		Handler:        h,
-		LogConstructor: func(logr.Logger, *admission.Request) logr.Logger { return log },
-	})
+	srv.Register(Path, serveReviews(h, log.WithName("admission")))
 }
